@@ -1,0 +1,78 @@
+"""Time the CPDGL network's pieces on this machine and print a table.
+
+Usage: python benchmarks/bench_model.py [--voc]
+Demo shapes: batch 8, crop 96, ViT-Tiny width 192 with 6 blocks and 8-pixel patches, 5 classes, 6 local crops of 32.
+The bookkeeping (EMA update, enqueue, prototype update) is also timed against plain per-parameter / per-key /
+per-class loops, at the VOC recipe sizes (ViT-B/16 weights, bank 4608 × 768, 48 keys per step, 20 classes).
+`--voc` also times a no-grad forward of ViT-B/16 at batch 4, crop 448 (slow on a small CPU).
+Uses the default number of torch threads; the machine may be shared, so numbers are noisy.
+"""
+import argparse, os, time
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+import torch
+import torch.nn.functional as F
+from cpdgl.core import get_config
+from cpdgl.models.backbone import CPDGLNet
+
+def bench(f, reps=3):
+    "Median seconds of `reps` calls of `f` after one warm-up call."
+    f(); ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts) // 2]
+
+@torch.no_grad()
+def ema_loop(model, m):
+    "Reference EMA: one parameter at a time."
+    for s, t in ((model.encoder, model.key_encoder), (model.proj, model.proj_teacher)):
+        for pt, ps in zip(t.parameters(), s.parameters()): pt.mul_(m).add_(ps, alpha=1 - m)
+
+def enqueue_loop(bank, tags, ptr, keys, ktags):
+    "Reference FIFO: one key at a time."
+    for k, t in zip(keys, ktags):
+        bank[ptr], tags[ptr] = k, t
+        ptr = (ptr + 1) % bank.shape[0]
+    return ptr
+
+def protos_loop(P, emb, idx, m):
+    "Reference prototype update: one class at a time."
+    for k in range(1, P.shape[0] + 1):
+        sel = idx == k
+        if sel.any(): P[k - 1] = F.normalize(m * P[k - 1] + (1 - m) * emb[sel].mean(0), dim=0)
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--voc', action='store_true', help='also time a ViT-B/16 forward at the VOC shapes')
+    a = p.parse_args()
+    rows = []
+    # --- demo shapes ---
+    cfg = get_config('demo')
+    m = CPDGLNet(cfg).train()
+    x, crops = torch.randn(cfg.batch_size, 3, cfg.crop_size, cfg.crop_size), torch.randn(cfg.batch_size * cfg.n_local, 3, cfg.local_size, cfg.local_size)
+    def fwd_bwd():
+        o = m(x); (o['cls_logits'].sum() + o['aux_logits'].sum() + o['seg'].mean() + m.embed(o['cls_token']).sum()).backward()
+        m.zero_grad(set_to_none=True)
+    rows.append(('demo', 'forward + backward (main view)', bench(fwd_bwd), None))
+    with torch.no_grad(): rows.append(('demo', 'no-grad forward (main view)', bench(lambda: m(x)), None))
+    rows.append(('demo', 'key encoder on local crops', bench(lambda: m.embed_teacher(m.encode(crops, key=True)[2])), None))
+    rows.append(('demo', 'ema_update', bench(lambda: m.ema_update()), bench(lambda: ema_loop(m, cfg.ema_momentum))))
+    # --- VOC recipe sizes for the bookkeeping ---
+    voc = get_config('voc', pretrained=False)
+    mv = CPDGLNet(voc)
+    rows.append(('voc', 'ema_update (ViT-B + head)', bench(lambda: mv.ema_update()), bench(lambda: ema_loop(mv, voc.ema_momentum))))
+    keys, ktags = F.normalize(torch.randn(voc.keys_per_step, voc.proj_dim), dim=1), torch.randint(-1, voc.n_fg + 1, (voc.keys_per_step,))
+    bank, btags = mv.bank.clone(), mv.bank_tags.clone()
+    rows.append(('voc', f'enqueue {voc.keys_per_step} keys', bench(lambda: mv.enqueue(keys, ktags)),
+                 bench(lambda: enqueue_loop(bank, btags, 0, keys, ktags))))
+    emb, idx = keys[:voc.batch_size * 2], ktags[:voc.batch_size * 2].abs()
+    P = mv.prototypes.clone()
+    rows.append(('voc', 'update_prototypes', bench(lambda: mv.update_prototypes(emb, idx)), bench(lambda: protos_loop(P, emb, idx, 0.9))))
+    if a.voc:
+        xv = torch.randn(voc.batch_size, 3, voc.crop_size, voc.crop_size)
+        with torch.no_grad(): rows.append(('voc', 'no-grad forward ViT-B/16, 4×448', bench(lambda: mv(xv), reps=1), None))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print(f"| shapes | what | vectorised (ms) | loop reference (ms) | speed-up |\n| --- | --- | ---: | ---: | ---: |")
+    for s, w, t, r in rows:
+        print(f"| {s} | {w} | {t*1e3:.1f} | {'' if r is None else f'{r*1e3:.1f}'} | {'' if r is None else f'{r/t:.1f}×'} |")
+
+if __name__ == '__main__': main()
