@@ -55,18 +55,18 @@ def main():
     rows.append(('demo', 'forward + backward (main view)', bench(fwd_bwd), None))
     with torch.no_grad(): rows.append(('demo', 'no-grad forward (main view)', bench(lambda: m(x)), None))
     rows.append(('demo', 'key encoder on local crops', bench(lambda: m.embed_teacher(m.encode(crops, key=True)[2])), None))
-    rows.append(('demo', 'ema_update', bench(lambda: m.ema_update()), bench(lambda: ema_loop(m, cfg.ema_momentum))))
+    rows.append(('demo', 'ema_update', bench(lambda: m.ema_update(), 10), bench(lambda: ema_loop(m, cfg.ema_momentum), 10)))
     # --- VOC recipe sizes for the bookkeeping ---
     voc = get_config('voc', pretrained=False)
     mv = CPDGLNet(voc)
-    rows.append(('voc', 'ema_update (ViT-B + head)', bench(lambda: mv.ema_update()), bench(lambda: ema_loop(mv, voc.ema_momentum))))
+    rows.append(('voc', 'ema_update (ViT-B + head)', bench(lambda: mv.ema_update(), 5), bench(lambda: ema_loop(mv, voc.ema_momentum), 5)))
     keys, ktags = F.normalize(torch.randn(voc.keys_per_step, voc.proj_dim), dim=1), torch.randint(-1, voc.n_fg + 1, (voc.keys_per_step,))
     bank, btags = mv.bank.clone(), mv.bank_tags.clone()
-    rows.append(('voc', f'enqueue {voc.keys_per_step} keys', bench(lambda: mv.enqueue(keys, ktags)),
-                 bench(lambda: enqueue_loop(bank, btags, 0, keys, ktags))))
+    rows.append(('voc', f'enqueue {voc.keys_per_step} keys', bench(lambda: mv.enqueue(keys, ktags), 20),
+                 bench(lambda: enqueue_loop(bank, btags, 0, keys, ktags), 20)))
     emb, idx = keys[:voc.batch_size * 2], ktags[:voc.batch_size * 2].abs()
     P = mv.prototypes.clone()
-    rows.append(('voc', 'update_prototypes', bench(lambda: mv.update_prototypes(emb, idx)), bench(lambda: protos_loop(P, emb, idx, 0.9))))
+    rows.append(('voc', 'update_prototypes', bench(lambda: mv.update_prototypes(emb, idx), 20), bench(lambda: protos_loop(P, emb, idx, 0.9), 20)))
     if a.voc:
         xv = torch.randn(voc.batch_size, 3, voc.crop_size, voc.crop_size)
         with torch.no_grad(): rows.append(('voc', 'no-grad forward ViT-B/16, 4×448', bench(lambda: mv(xv), reps=1), None))
