@@ -29,7 +29,8 @@ def main():
     p.add_argument('--keep', default='', help='folder for the generated datasets (default: a temporary folder)')
     a = p.parse_args()
     base = Path(a.keep or tempfile.mkdtemp())
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+          f"load average at start {os.getloadavg()[0]:.1f}")
     t0 = time.perf_counter(); demo_root = make_synthetic_voc(base/'demo', n_train=320, n_val=96, size=128)
     t_demo = time.perf_counter() - t0
     t0 = time.perf_counter(); voc_root = make_synthetic_voc(base/'voc', n_train=64, n_val=16, size=(375, 500))
@@ -50,5 +51,6 @@ def main():
     for name, nw, ips, per, first in rows:
         share = f"{per/1.0:.1%}-{per/0.5:.1%}" if 'demo' in name else 'n/a'
         print(f"| {name} | {nw} | {ips:.1f} | {per:.3f} | {first:.2f} | {share} |")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f} (the machine is shared: numbers are noisy)")
 
 if __name__ == '__main__': main()
