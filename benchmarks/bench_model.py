@@ -1,11 +1,12 @@
 """Time the CPDGL network's pieces on this machine and print a table.
 
-Usage: python benchmarks/bench_model.py [--voc]
+Usage: python benchmarks/bench_model.py [--voc] [--threads N]
 Demo shapes: batch 8, crop 96, ViT-Tiny width 192 with 6 blocks and 8-pixel patches, 5 classes, 6 local crops of 32.
 The bookkeeping (EMA update, enqueue, prototype update) is also timed against plain per-parameter / per-key /
 per-class loops, at the VOC recipe sizes (ViT-B/16 weights, bank 4608 × 768, 48 keys per step, 20 classes).
 `--voc` also times a no-grad forward of ViT-B/16 at batch 4, crop 448 (slow on a small CPU).
-Uses the default number of torch threads; the machine may be shared, so numbers are noisy.
+Uses torch's default number of threads unless --threads is given. On a shared, overloaded machine small parallel ops
+(e.g. the bank's index_copy_) can wait tens of ms for OpenMP threads; --threads 1 gives steadier numbers.
 """
 import argparse, os, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -43,7 +44,9 @@ def protos_loop(P, emb, idx, m):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--voc', action='store_true', help='also time a ViT-B/16 forward at the VOC shapes')
+    p.add_argument('--threads', type=int, default=0, help='torch threads (0: the default)')
     a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
     rows = []
     # --- demo shapes ---
     cfg = get_config('demo')
