@@ -1,0 +1,102 @@
+"""Seconds per CPDGL training step and peak memory, broken down by stage.
+
+Usage: python benchmarks/bench_train.py [--preset demo] [--iters 6] [--warmup 2] [--threads N] [--mp bf16] [--set k=v ...]
+
+Trains `--warmup + --iters` steps of the preset with `cpdgl_learner` (on the synthetic dataset for the demo preset)
+and prints the mean seconds of each stage of a step over the last `--iters` steps:
+  data       loading the batch (between two steps)
+  forward    the main forward pass of the backbone, heads and decoder
+  cam        multi-scale CAM and aux CAM (no gradient; the scale-1 CAM is the main forward's)
+  labels     PAR-refined pseudo label, affinity and ROI masks, crop positions and tags (no gradient)
+  local      the local branch: crops, student embeddings of img2 and the query crops, keys, teacher embeddings
+  losses     the seven loss terms
+  backward   backward pass
+  step       optimiser step + EMA / bank / prototype updates
+and the peak memory: resident set size of the process on a CPU (peak allocated by PyTorch on a GPU).
+"""
+import argparse, os, resource, tempfile, time
+from collections import defaultdict
+from pathlib import Path
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+import numpy as np
+import torch
+from fastai.callback.core import Callback
+from cpdgl.core import get_config
+from cpdgl.data.block import cpdgl_dataloaders
+from cpdgl.data.synthetic import make_synthetic_voc
+from cpdgl.learner import cpdgl_learner
+
+class _Stamp(Callback):
+    "Record the time of every training event, at the very start (`first`) or the very end (`last`) of the event."
+    def __init__(self, where, store, order):
+        self.where, self.store, self.order = where, store, order
+    def _t(self, ev):
+        if not self.learn.training: return
+        dev = self.learn.dls.device
+        if dev is not None and torch.device(dev).type == 'cuda': torch.cuda.synchronize()
+        self.store[(ev, self.where)].append(time.perf_counter())
+for _ev in ('before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_backward', 'before_step', 'after_step', 'after_batch'):
+    setattr(_Stamp, _ev, (lambda ev: lambda self: self._t(ev))(_ev))
+
+def _parse_sets(sets):
+    out = {}
+    for s in sets:
+        k, v = s.split('=', 1)
+        try: out[k] = eval(v, {})
+        except Exception: out[k] = v
+    return out
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--preset', default='demo')
+    p.add_argument('--iters', type=int, default=6, help='timed steps')
+    p.add_argument('--warmup', type=int, default=2, help='untimed steps first')
+    p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
+    p.add_argument('--mp', default='', help="mixed precision: '', 'bf16' or 'fp16'")
+    p.add_argument('--root', default=str(Path(tempfile.gettempdir())/'cpdgl_bench_synth'), help='synthetic dataset folder')
+    p.add_argument('--set', nargs='*', default=[], help='config overrides k=v')
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    n = a.warmup + a.iters
+    cfg = get_config(a.preset, max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp,
+                     stage_contrast_frac=0., stage_all_frac=0., **_parse_sets(a.set))
+    if cfg.dataset == 'synthetic':
+        make_synthetic_voc(a.root, n_train=max(64, n * cfg.batch_size), n_val=cfg.batch_size)
+        cfg = cfg.replace(data_root=a.root)
+    dls = cpdgl_dataloaders(cfg)
+    dls.valid = dls.valid.new(n=cfg.batch_size)        # validation is not timed: keep it to one batch
+    stamps = defaultdict(list)
+    with tempfile.TemporaryDirectory() as d:
+        learn = cpdgl_learner(dls, cfg, path=d, cbs=[_Stamp('first', stamps, -1000), _Stamp('last', stamps, 1000)])
+        learn.cpdgl.timings = defaultdict(list)
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        if torch.cuda.is_available(): torch.cuda.reset_peak_memory_stats()
+        with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl()
+    S, T = stamps, learn.cpdgl.timings
+    sl = slice(a.warmup, n)
+    d = lambda e1, w1, e2, w2: np.array(S[(e2, w2)])[sl] - np.array(S[(e1, w1)])[sl]
+    rows = {
+        'data':     np.array(S[('before_batch', 'first')][1:])[a.warmup - 1:] - np.array(S[('after_batch', 'last')][:-1])[a.warmup - 1:],
+        'forward':  d('before_batch', 'last', 'after_pred', 'first'),
+        'cam':      np.array(T['cam'])[sl],
+        'labels':   np.array(T['labels'])[sl],
+        'local':    np.array(T['local'])[sl],
+        'losses':   d('after_pred', 'last', 'after_loss', 'first'),
+        'backward': d('before_backward', 'last', 'after_backward', 'first'),
+        'step':     d('before_step', 'last', 'after_step', 'last'),
+    }
+    total = d('before_batch', 'first', 'after_batch', 'last')
+    rest = total - sum(v for k, v in rows.items() if k != 'data')
+    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    print(f"preset {a.preset}: batch {cfg.batch_size}, crop {cfg.crop_size}, patch {cfg.patch_size}, backbone {cfg.backbone} "
+          f"{cfg.backbone_kwargs}, {cfg.n_local} crops of {cfg.local_size}, CAM scales {cfg.cam_scales}; device {dev}, "
+          f"torch threads {torch.get_num_threads()}, precision {a.mp or 'fp32'}; mean of {a.iters} steps after {a.warmup}")
+    print(f"{'stage':<10}{'s/step':>9}{'share':>8}")
+    for k, v in rows.items(): print(f"{k:<10}{v.mean():>9.3f}{v.mean() / total.mean():>8.0%}")
+    print(f"{'other':<10}{rest.mean():>9.3f}{rest.mean() / total.mean():>8.0%}")
+    print(f"{'step':<10}{total.mean():>9.3f}  (min {total.min():.3f}, max {total.max():.3f}; without data loading)")
+    if dev == 'cuda': print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak resident memory of the process: {rss:.2f} GiB ({rss0:.2f} GiB before training)")
+
+if __name__ == '__main__': main()
