@@ -2,13 +2,14 @@
 
 Usage: python benchmarks/bench_inference.py [--n_demo 8] [--n_crf 4] [--vitb/--no-vitb] [--threads N]
 
-Rows:
+Wall seconds and CPU seconds (all threads, or the worker processes) per image; on a shared machine the CPU
+seconds are the steadier number. Rows:
 - CRF, one VOC-size image (500x375, 21 classes, method.md §6 parameters: 10 iterations, bilateral sxy 121 srgb 5),
   in this process, and `crf_labels` over all cores (process pool);
 - multi-scale + flip inference (`ms_flip_seg`) of the demo network (its eval_scales) on 128x128 synthetic images;
 - the same for the VOC network (ViT-B/16, untrained weights, scales 1.0/1.25/1.5) on one 500x375 image.
 """
-import argparse, os, time, warnings
+import argparse, os, resource, time, warnings
 warnings.filterwarnings('ignore')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np
@@ -20,20 +21,25 @@ from cpdgl.data.synthetic import draw_sample
 
 
 def voc_like(H=375, W=500, C=21, seed=0):
-    "A random image and a smooth softmax of C classes at VOC size."
+    "A synthetic scene (textured objects on clutter) and a smooth softmax of C classes, at VOC size."
     g = torch.Generator().manual_seed(seed)
-    img = (torch.rand(1, 3, H // 25, W // 25, generator=g) * 255)
-    img = torch.nn.functional.interpolate(img, size=(H, W), mode='bilinear').clamp(0, 255)[0].permute(1, 2, 0).byte().numpy()
+    img = draw_sample(np.random.default_rng(seed), H, W)[0]
     logits = torch.nn.functional.interpolate(torch.randn(1, C, H // 16, W // 16, generator=g) * 3, size=(H, W), mode='bilinear')[0]
     return img, logits.softmax(0).numpy().astype(np.float32)
 
 
-def timed(f, n=1):
-    "Seconds per call of `f` (after one warm-up call)."
-    f()
-    t = time.perf_counter()
+def _cpu(children=False):
+    "CPU seconds used so far by this process (all its threads) or by its finished child processes."
+    r = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(f, n=1, warmup=True, children=False):
+    "(wall seconds, CPU seconds) per call of `f`, after one warm-up call."
+    if warmup: f()
+    t, c = time.perf_counter(), _cpu(children)
     for _ in range(n): f()
-    return (time.perf_counter() - t) / n
+    return (time.perf_counter() - t) / n, (_cpu(children) - c) / n
 
 
 def main():
@@ -49,30 +55,31 @@ def main():
     voc = get_config('voc', pretrained=False)
 
     img, prob = voc_like()
-    s = timed(lambda: dense_crf(img, prob, **crf_params(voc)), 2)
-    rows.append(('dense CRF, 1 process', '500x375, 21 classes', s, 1 / s))
+    s, c = timed(lambda: dense_crf(img, prob, **crf_params(voc)), 2)
+    rows.append(('dense CRF, 1 process', '500x375, 21 classes', s, c))
     imgs, probs = zip(*[voc_like(seed=i) for i in range(a.n_crf)])
     n = default_workers()
-    t = time.perf_counter(); crf_labels(imgs, probs, voc, n_workers=n); s = (time.perf_counter() - t) / a.n_crf
-    rows.append((f'dense CRF, {n} processes', f'500x375, 21 classes, {a.n_crf} images', s, 1 / s))
+    s, c = timed(lambda: crf_labels(imgs, probs, voc, n_workers=n), warmup=False, children=True)
+    rows.append((f'dense CRF, {n} processes', f'500x375, 21 classes, {a.n_crf} images', s / a.n_crf, c / a.n_crf))
 
     demo = get_config('demo')
     net = CPDGLNet(demo).eval()
     ims = [image_tensor(draw_sample(np.random.default_rng(i))[0]) for i in range(a.n_demo)]
     it = iter(ims * 2)
-    s = timed(lambda: ms_flip_seg(net, next(it), demo.eval_scales, demo.patch_size), a.n_demo - 1)
-    rows.append(('ms+flip seg, demo net', f'128x128, scales {demo.eval_scales}', s, 1 / s))
+    s, c = timed(lambda: ms_flip_seg(net, next(it), demo.eval_scales, demo.patch_size), a.n_demo - 1)
+    rows.append(('ms+flip seg, demo net', f'128x128, scales {demo.eval_scales}', s, c))
     del net
 
     if a.vitb:
         net = CPDGLNet(voc).eval()
         x = image_tensor(img)
-        t = time.perf_counter(); ms_flip_seg(net, x, voc.eval_scales, voc.patch_size); s = time.perf_counter() - t
-        rows.append(('ms+flip seg, ViT-B/16', f'500x375, scales {voc.eval_scales}', s, 1 / s))
+        s, c = timed(lambda: ms_flip_seg(net, x, voc.eval_scales, voc.patch_size), warmup=False)
+        rows.append(('ms+flip seg, ViT-B/16', f'500x375, scales {voc.eval_scales}', s, c))
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs, device cpu")
-    print(f"{'what':<28}{'input':<40}{'s/image':>10}{'images/s':>10}")
-    for w, i, s, r in rows: print(f"{w:<28}{i:<40}{s:>10.3f}{r:>10.2f}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs, device cpu, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'what':<28}{'input':<40}{'s/image':>9}{'images/s':>10}{'CPU s/image':>13}")
+    for w, i, s, c in rows: print(f"{w:<28}{i:<40}{s:>9.3f}{1 / s:>10.3f}{c:>13.3f}")
 
 
 if __name__ == '__main__': main()
