@@ -12,6 +12,14 @@ from fastai.learner import Metric
 # %% auto #0
 __all__ = ['ConfusionMatrix', 'scores_table', 'MultilabelF1', 'multilabel_f1', 'ConfusionMetric', 'F1Metric']
 
+# %% ../nbs/08_metrics.ipynb #3cd3b454
+def _sum_over_processes(t:torch.Tensor)->torch.Tensor:
+    "`t` summed over every process (on CUDA for nccl), back on `t`'s device; `t` itself without a process group."
+    if not (dist.is_available() and dist.is_initialized()): return t
+    s = t.cuda() if dist.get_backend() == 'nccl' and t.device.type != 'cuda' else t.clone()
+    dist.all_reduce(s)
+    return s.to(t.device)
+
 # %% ../nbs/08_metrics.ipynb #a2370bdb
 class ConfusionMatrix:
     "Pixel confusion matrix over `n_classes` labels; rows are ground truth, columns predictions."
@@ -46,11 +54,7 @@ class ConfusionMatrix:
 
     def all_reduce(self):
         "Sum the counts of every process in place (a no-op unless `torch.distributed` is initialised)."
-        if dist.is_available() and dist.is_initialized():
-            dev = self.mat.device
-            m = self.mat.cuda() if dist.get_backend() == 'nccl' and dev.type != 'cuda' else self.mat.clone()
-            dist.all_reduce(m)
-            self.mat = m.to(dev)
+        self.mat = _sum_over_processes(self.mat)
         return self
 
     def scores(self)->dict:
@@ -113,11 +117,7 @@ class MultilabelF1:
 
     def all_reduce(self):
         "Sum the counts of every process in place (a no-op unless `torch.distributed` is initialised)."
-        if dist.is_available() and dist.is_initialized():
-            dev = self.counts.device
-            c = self.counts.cuda() if dist.get_backend() == 'nccl' and dev.type != 'cuda' else self.counts.clone()
-            dist.all_reduce(c)
-            self.counts = c.to(dev)
+        self.counts = _sum_over_processes(self.counts)
         return self
 
     def value(self, average:str='micro')->float:
