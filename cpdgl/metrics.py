@@ -10,7 +10,7 @@ import torch.distributed as dist
 from fastai.learner import Metric
 
 # %% auto #0
-__all__ = ['ConfusionMatrix', 'scores_table', 'MultilabelF1', 'multilabel_f1', 'ConfusionMetric', 'F1Metric']
+__all__ = ['ConfusionMatrix', 'scores_table', 'MultilabelF1', 'multilabel_f1', 'real_items', 'ConfusionMetric', 'F1Metric']
 
 # %% ../nbs/08_metrics.ipynb #3cd3b454
 def _sum_over_processes(t:torch.Tensor)->torch.Tensor:
@@ -135,6 +135,12 @@ def multilabel_f1(logits,                # image logits (B, K)
     return MultilabelF1().update(logits, cls_label).value(average)
 
 # %% ../nbs/08_metrics.ipynb #dd63ed13
+def real_items(dl, bs:int)->torch.Tensor:
+    "Which of the `bs` items of the batch `dl` yielded last are real: a `DistributedDL` repeats items to give every process as many."
+    if not all(hasattr(dl, o) for o in ('i', 'n', 'n_padded', 'rank', 'world_size')): return torch.ones(bs, dtype=torch.bool)
+    start = dl.rank * dl.n_padded // dl.world_size + dl.i - bs   # position of the batch's first item in the padded order
+    return torch.arange(start, start + bs) < dl.n
+
 class ConfusionMetric(Metric):
     "A fastai metric from a confusion matrix accumulated over the whole validation set."
     def __init__(self, n_classes:int,        # C, labels 0..C-1
@@ -149,7 +155,10 @@ class ConfusionMetric(Metric):
 
     def reset(self): self.cm.reset(); self._scores = None
     def accumulate(self, learn):
-        with torch.no_grad(): self.cm.update(self.get_pred(learn), self.get_target(learn))
+        with torch.no_grad():
+            pred, target = self.get_pred(learn), self.get_target(learn)
+            keep = real_items(getattr(learn, 'dl', None), len(target)).to(target.device)
+            self.cm.update(pred[keep], target[keep])
         self._scores = None
 
     def scores(self)->dict:
@@ -176,7 +185,10 @@ class F1Metric(Metric):
 
     def reset(self): self.f1.reset()
     def accumulate(self, learn):
-        with torch.no_grad(): self.f1.update(self.get_logits(learn), self.get_target(learn))
+        with torch.no_grad():
+            logits, target = self.get_logits(learn), self.get_target(learn)
+            keep = real_items(getattr(learn, 'dl', None), len(target)).to(target.device)
+            self.f1.update(logits[keep], target[keep])
     @property
     def value(self):
         f1 = MultilabelF1(); f1.counts = self.f1.counts.clone()
