@@ -35,6 +35,7 @@ class CPDGLConfig:
     pretrained: bool = True                   # load ImageNet weights (hub or `weights_file`)
     weights_file: str = ''                    # local weights file for the backbone; '' means the timm hub
     patch_size: int = 16                      # p, patch size of the ViT
+    conv_stem: bool = False                   # patch projection → stride-2 3×3 convolutions (`ConvStem`; from-scratch training)
     backbone_kwargs: dict = field(default_factory=dict)  # extra `timm.create_model` arguments (e.g. depth)
     aux_layer: int = -3                       # block whose tokens feed the auxiliary classifier
     proj_hidden: int = 2048                   # hidden width of the projection head
@@ -169,6 +170,8 @@ def _validate(c):
     for k, opts in _CHOICES.items(): need(getattr(c, k) in opts, f"Config '{k}' must be one of {opts}, got {getattr(c, k)!r}")
     need(c.num_classes >= 2, f"num_classes counts background too and must be >= 2, got {c.num_classes}")
     need(c.crop_size % c.patch_size == 0, f"crop_size ({c.crop_size}) must be a multiple of patch_size ({c.patch_size})")
+    need(not c.conv_stem or (c.patch_size >= 2 and c.patch_size & (c.patch_size - 1) == 0),
+         f"conv_stem needs a power-of-two patch_size (it halves the image log2(p) times), got {c.patch_size}")
     need(c.local_size % c.patch_size == 0, f"local_size ({c.local_size}) must be a multiple of patch_size ({c.patch_size})")
     need(0 < c.local_size <= c.crop_size, f"local_size ({c.local_size}) must be in (0, crop_size={c.crop_size}]")
     need(0 <= c.low_thre <= c.bkg_thre <= c.high_thre <= 1,

@@ -4,19 +4,20 @@
 
 # %% ../../nbs/03_models.backbone.ipynb #b6432b99
 from __future__ import annotations
-import copy
+import copy, math
 from pathlib import Path
 import timm
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from fastcore.basics import patch
+from timm.layers import PatchEmbed
 from timm.models import load_state_dict
 from torch import nn, Tensor
 from ..core import CPDGLConfig
 
 # %% auto #0
-__all__ = ['create_backbone', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
+__all__ = ['create_backbone', 'ConvStem', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
 
 # %% ../../nbs/03_models.backbone.ipynb #27736347
 def _meta_model(name, kw):
@@ -38,9 +39,14 @@ def _file_patch_size(path):
 
 # %% ../../nbs/03_models.backbone.ipynb #2287507e
 def create_backbone(cfg:CPDGLConfig)->nn.Module:
-    "The timm ViT `cfg.backbone` (dynamic image size, no head) with weights from the timm hub or `cfg.weights_file`."
+    "The timm ViT `cfg.backbone` (dynamic image size, no head; `ConvStem` if `cfg.conv_stem`) with weights from the timm hub or `cfg.weights_file`."
     if 'patch_size' in cfg.backbone_kwargs: raise ValueError("Set the patch size with `patch_size`, not in `backbone_kwargs`.")
     kw = {**cfg.backbone_kwargs, 'dynamic_img_size': True, 'num_classes': 0}
+    if cfg.conv_stem:
+        if cfg.pretrained and not cfg.weights_file:
+            raise ValueError("conv_stem=True replaces the patch projection, which the hub weights do not have: set "
+                             "pretrained=False, or give a `weights_file` saved from a model with the same stem.")
+        kw['embed_layer'] = ConvStem
     arch_p = _meta_model(cfg.backbone, kw).patch_embed.patch_size[0]
     if cfg.patch_size != arch_p:
         if cfg.pretrained and not cfg.weights_file:
@@ -63,6 +69,22 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
             "internet access, download the weights file elsewhere and set `weights_file` in the config to its path "
             "(e.g. `get_config('voc', weights_file='/path/to/model.safetensors')` or `--weights_file` on the command "
             "line), or set pretrained=False to train from scratch.") from None
+
+# %% ../../nbs/03_models.backbone.ipynb #bd79bc5c
+class ConvStem(PatchEmbed):
+    "timm's `PatchEmbed` with the p×p projection replaced by log2(p) stride-2 3×3 convolutions (GroupNorm, ReLU) and a 1×1 projection."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        (p, q), D, ci = self.patch_size, self.proj.out_channels, self.proj.in_channels
+        n = p.bit_length() - 1
+        if p != q or p < 2 or 2**n != p:
+            raise ValueError(f"ConvStem needs a square power-of-two patch size, got {self.patch_size}.")
+        layers = []
+        for i in range(n):
+            w = max(16, D >> (n - 1 - i))
+            layers += [nn.Conv2d(ci, w, 3, stride=2, padding=1, bias=False), nn.GroupNorm(math.gcd(8, w), w), nn.ReLU(inplace=True)]
+            ci = w
+        self.proj = nn.Sequential(*layers, nn.Conv2d(ci, D, 1))
 
 # %% ../../nbs/03_models.backbone.ipynb #d77388ba
 class ASPP(nn.Module):
