@@ -198,7 +198,7 @@ PRESETS = dict(
     coco=dict(dataset='coco', num_classes=81, max_iters=80000, warmup_frac=1500/80000, proto_start_frac=600/80000,
               cam2mask_frac=0.5, val_every_frac=2000/80000),
     demo=dict(dataset='synthetic', num_classes=6, crop_size=96, scale_range=(0.75, 1.5), batch_size=8, num_workers=2,
-              backbone='vit_tiny_patch16_224', pretrained=False, patch_size=8, backbone_kwargs={'depth': 6},
+              backbone='vit_tiny_patch16_224', pretrained=False, patch_size=8, conv_stem=True, backbone_kwargs={'depth': 6},
               aux_layer=-3, proj_hidden=256, proj_dim=128, ema_momentum=0.99, bank_size=1024, n_local=6, local_size=32,
               max_iters=400, lr=5e-4, head_lr_mult=2., warmup_frac=0.05, proto_start_frac=0.03, val_every_frac=0.25,
               cam_scales=(1.0, 0.5), reg_scale=0.25, eval_scales=(1.0, 1.25), crf_bi_sxy=30.),

@@ -17,7 +17,7 @@ from torch import nn, Tensor
 from ..core import CPDGLConfig
 
 # %% auto #0
-__all__ = ['create_backbone', 'ConvStem', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
+__all__ = ['ConvStem', 'create_backbone', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
 
 # %% ../../nbs/03_models.backbone.ipynb #27736347
 def _meta_model(name, kw):
@@ -36,6 +36,22 @@ def _file_patch_size(path):
     except Exception: return None
     w = next((v for k, v in sd.items() if k.endswith('patch_embed.proj.weight')), None)
     return w.shape[-1] if w is not None and w.ndim == 4 else None
+
+# %% ../../nbs/03_models.backbone.ipynb #bd79bc5c
+class ConvStem(PatchEmbed):
+    "timm's `PatchEmbed` with the p×p projection replaced by log2(p) stride-2 3×3 convolutions (GroupNorm, ReLU) and a 1×1 projection."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        (p, q), D, ci = self.patch_size, self.proj.out_channels, self.proj.in_channels
+        n = p.bit_length() - 1
+        if p != q or p < 2 or 2**n != p:
+            raise ValueError(f"ConvStem needs a square power-of-two patch size, got {self.patch_size}.")
+        layers = []
+        for i in range(n):
+            w = max(16, D >> (n - 1 - i))
+            layers += [nn.Conv2d(ci, w, 3, stride=2, padding=1, bias=False), nn.GroupNorm(math.gcd(8, w), w), nn.ReLU(inplace=True)]
+            ci = w
+        self.proj = nn.Sequential(*layers, nn.Conv2d(ci, D, 1))
 
 # %% ../../nbs/03_models.backbone.ipynb #2287507e
 def create_backbone(cfg:CPDGLConfig)->nn.Module:
@@ -69,22 +85,6 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
             "internet access, download the weights file elsewhere and set `weights_file` in the config to its path "
             "(e.g. `get_config('voc', weights_file='/path/to/model.safetensors')` or `--weights_file` on the command "
             "line), or set pretrained=False to train from scratch.") from None
-
-# %% ../../nbs/03_models.backbone.ipynb #bd79bc5c
-class ConvStem(PatchEmbed):
-    "timm's `PatchEmbed` with the p×p projection replaced by log2(p) stride-2 3×3 convolutions (GroupNorm, ReLU) and a 1×1 projection."
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        (p, q), D, ci = self.patch_size, self.proj.out_channels, self.proj.in_channels
-        n = p.bit_length() - 1
-        if p != q or p < 2 or 2**n != p:
-            raise ValueError(f"ConvStem needs a square power-of-two patch size, got {self.patch_size}.")
-        layers = []
-        for i in range(n):
-            w = max(16, D >> (n - 1 - i))
-            layers += [nn.Conv2d(ci, w, 3, stride=2, padding=1, bias=False), nn.GroupNorm(math.gcd(8, w), w), nn.ReLU(inplace=True)]
-            ci = w
-        self.proj = nn.Sequential(*layers, nn.Conv2d(ci, D, 1))
 
 # %% ../../nbs/03_models.backbone.ipynb #d77388ba
 class ASPP(nn.Module):
