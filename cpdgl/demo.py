@@ -79,17 +79,18 @@ def train_and_score(cfg:CPDGLConfig,      # the config of the run
     return learn, scores, dict(train=t1 - t0, evaluate=t2 - t1, pseudo=t3 - t2)
 
 # %% ../nbs/12_demo.ipynb #2bd9fb3b
-def results_table(rows:dict,        # name -> dict with `miou` and per-class `iou`
+def results_table(rows,             # (name, dict with `miou` and per-class `iou`) pairs, or a dict of them
                   class_names,      # one name per class, background first
                  )->str:
-    "Plain-text table: mIoU and per-class IoU (%) of each row."
-    w = max(len(n) for n in rows) + 2
+    "Plain-text table: mIoU and per-class IoU (%) of each row; a name starting with '#' is a section heading."
+    rows = list(rows.items() if isinstance(rows, dict) else rows)
+    w = max(len(n) for n, _ in rows) + 2
     cols = ['mIoU'] + [c[:10] for c in class_names]
     cw = max(6, max(len(c) for c in cols) + 1)
     head = f"{'':<{w}}" + ''.join(f'{c:>{cw}}' for c in cols)
     fmt = lambda v: '-' if v is None or np.isnan(v) else f'{100 * v:.1f}'
     lines = [head, '-' * len(head)]
-    for name, s in rows.items():
+    for name, s in rows:
         if name.startswith('#'): lines.append(name[1:].strip()); continue
         lines.append(f'{name:<{w}}' + ''.join(f'{fmt(v):>{cw}}' for v in [s['miou'], *np.asarray(s['iou'], float)]))
     return '\n'.join(lines)
@@ -146,19 +147,19 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
     val = VOCSource(root, 'val')
     runs = {'CPDGL': cfg}
     if ablation: runs['ToCo losses only'] = demo_config(ablation=True, **{**overrides, 'data_root': str(root)})
-    learns, rows, res = {}, {}, dict(config=cfg.to_dict(), runs={}, baselines={})
+    learns, rows, res = {}, [], dict(config=cfg.to_dict(), runs={}, baselines={})
     for name, c in runs.items():
         print(f"training {name}: {c.max_iters} steps, batch {c.batch_size}, crop {c.crop_size} on the CPU")
         sub = out/('cpdgl' if name == 'CPDGL' else 'toco_only')
         learn, scores, secs = train_and_score(c, root, sub, n_pseudo=n_pseudo, progress=progress)
         learns[name] = learn
-        rows[f'# {name}'] = None
-        for k, s in scores.items(): rows[f'  {k}'] = s
+        rows.append((f'# {name}', None))
+        rows += [(f'  {k}', s) for k, s in scores.items()]
         res['runs'][name] = dict(scores={k: {kk: s[kk] for kk in ('miou', 'iou', 'precision', 'recall')} for k, s in scores.items()},
                                  cls_f1=learn.cls_f1, seconds=secs, checkpoint=str(sub/'last.pth'), w_lcl=c.w_lcl, w_pcl=c.w_pcl)
-    rows['# baselines (val)'] = None
+    rows.append(('# baselines (val)', None))
     for k, s in baseline_scores(val, cfg, root).items():
-        rows[f'  {k}'] = s; res['baselines'][k] = s
+        rows.append((f'  {k}', s)); res['baselines'][k] = s
     table = results_table(rows, val.classes)
     res['table'] = table
     plot_losses(learns, out/'loss_curves.png')
