@@ -20,24 +20,22 @@ import torch
 import torch.nn.functional as F
 from cpdgl.core import get_config, seed_everything
 from cpdgl.cam import cam_to_label
-from cpdgl.data.block import data_root
+from cpdgl.data.block import data_root, normalize
 from cpdgl.data.sources import VOCSource
 from cpdgl.data.synthetic import make_synthetic_voc
 from cpdgl.metrics import ConfusionMatrix, MultilabelF1
 from cpdgl.models.backbone import CPDGLNet
 
-MEAN, STD = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-
 def load(src):
-    "Images (N,3,H,W) in [0, 1], masks (N,H,W) and labels (N,K) of a whole source."
-    x = torch.stack([torch.from_numpy(np.array(src.image(i))).permute(2, 0, 1) for i in range(len(src))]).float() / 255
+    "Normalised images (N,3,H,W), masks (N,H,W) and labels (N,K) of a whole source."
+    x = normalize(torch.stack([torch.from_numpy(np.array(src.image(i))).permute(2, 0, 1) for i in range(len(src))]) / 255)
     m = torch.stack([torch.from_numpy(src.mask(i).astype(np.int64)) for i in range(len(src))])
     return x, m, torch.as_tensor(np.asarray(src.labels), dtype=torch.float32)
 
 def batch(x, m, y, cfg, g):
-    "One training batch: rescale, crop (padding ignored), flip; normalised images, masks, labels."
+    "One training batch: rescale, crop (padding: the mean colour, ignored), flip; images, masks, labels."
     S, idx = cfg.crop_size, torch.randint(len(x), (cfg.batch_size,), generator=g)
-    imgs, masks = MEAN.repeat(cfg.batch_size, 1, S, S), torch.full((cfg.batch_size, S, S), cfg.ignore_index)
+    imgs, masks = torch.zeros(cfg.batch_size, 3, S, S), torch.full((cfg.batch_size, S, S), cfg.ignore_index)
     for j, i in enumerate(idx.tolist()):
         s = float(torch.empty(1).uniform_(*cfg.scale_range, generator=g))
         xi = F.interpolate(x[i:i + 1], scale_factor=s, mode='bilinear', align_corners=False)[0]
@@ -47,7 +45,7 @@ def batch(x, m, y, cfg, g):
         ci, cm = xi[:, y0:y0 + S, x0:x0 + S], mi[y0:y0 + S, x0:x0 + S]
         imgs[j, :, :ci.shape[1], :ci.shape[2]], masks[j, :cm.shape[0], :cm.shape[1]] = ci, cm
         if torch.rand(1, generator=g) < 0.5: imgs[j], masks[j] = imgs[j].flip(-1), masks[j].flip(-1)
-    return (imgs - MEAN) / STD, masks, y[idx]
+    return imgs, masks, y[idx]
 
 def train(mode, steps, data, cfg, lr, seed):
     "Train a fresh `CPDGLNet` for `steps` steps, `mode` 'supervised' or 'classifier'; return it and the seconds per step."
@@ -75,7 +73,7 @@ def score(model, mode, val, cfg):
     x, m, y = val
     cm, f1 = ConfusionMatrix(cfg.num_classes, cfg.ignore_index), MultilabelF1()
     for i in range(0, len(x), 16):
-        img, mask, lab = (x[i:i + 16] - MEAN) / STD, m[i:i + 16], y[i:i + 16]
+        img, mask, lab = x[i:i + 16], m[i:i + 16], y[i:i + 16]
         out = model(img)
         if mode == 'supervised': pred = F.interpolate(out['seg'], size=img.shape[-2:], mode='bilinear', align_corners=False).argmax(1)
         else:
