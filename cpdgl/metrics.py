@@ -141,6 +141,11 @@ def real_items(dl, bs:int)->torch.Tensor:
     start = dl.rank * dl.n_padded // dl.world_size + dl.i - bs   # position of the batch's first item in the padded order
     return torch.arange(start, start + bs) < dl.n
 
+def _real(learn, *ts):
+    "The batch tensors `ts` (items first) without the items the validation loader repeated."
+    keep = real_items(getattr(learn, 'dl', None), len(ts[0]))
+    return ts if bool(keep.all()) else tuple(t[keep.to(t.device)] for t in ts)
+
 class ConfusionMetric(Metric):
     "A fastai metric from a confusion matrix accumulated over the whole validation set."
     def __init__(self, n_classes:int,        # C, labels 0..C-1
@@ -155,10 +160,7 @@ class ConfusionMetric(Metric):
 
     def reset(self): self.cm.reset(); self._scores = None
     def accumulate(self, learn):
-        with torch.no_grad():
-            pred, target = self.get_pred(learn), self.get_target(learn)
-            keep = real_items(getattr(learn, 'dl', None), len(target)).to(target.device)
-            self.cm.update(pred[keep], target[keep])
+        with torch.no_grad(): self.cm.update(*_real(learn, self.get_pred(learn), self.get_target(learn)))
         self._scores = None
 
     def scores(self)->dict:
@@ -185,10 +187,7 @@ class F1Metric(Metric):
 
     def reset(self): self.f1.reset()
     def accumulate(self, learn):
-        with torch.no_grad():
-            logits, target = self.get_logits(learn), self.get_target(learn)
-            keep = real_items(getattr(learn, 'dl', None), len(target)).to(target.device)
-            self.f1.update(logits[keep], target[keep])
+        with torch.no_grad(): self.f1.update(*_real(learn, self.get_logits(learn), self.get_target(learn)))
     @property
     def value(self):
         f1 = MultilabelF1(); f1.counts = self.f1.counts.clone()
