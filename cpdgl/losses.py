@@ -168,9 +168,9 @@ def loss_weights(cfg,   # a `CPDGLConfig`
                  it:int # the current iteration, 0-based
                 )->dict:
     "The weight of each loss term (`cls`, `aux`, `ptc`, `lcl`, `pcl`, `seg`, `reg`) at iteration `it`."
-    ramp_at = cfg.iter_at(cfg.ramp_frac)
-    ramp = min(1., it / ramp_at) if ramp_at > 0 else 1.
     contrast, everything = it >= cfg.iter_at(cfg.stage_contrast_frac), it >= cfg.iter_at(cfg.stage_all_frac)
+    ramp_at = cfg.iter_at(cfg.ramp_frac)
+    ramp = (min(1., it / ramp_at) if ramp_at > 0 else 1.) if everything else 1.   # the ramp starts with the last stage
     return dict(cls=1., aux=1., ptc=cfg.w_ptc,
                 lcl=cfg.w_lcl * ramp * contrast, pcl=cfg.w_pcl * ramp * contrast,
                 seg=cfg.w_seg * ramp * everything, reg=cfg.w_reg * ramp * everything)
