@@ -13,7 +13,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 warnings.filterwarnings('ignore')
 import torch
 from cpdgl.core import get_config
-from cpdgl.data.synthetic import make_synthetic_voc, colour_threshold_baseline
+from cpdgl.data.synthetic import make_synthetic_voc, colour_threshold_baseline, DEMO_DATA
 from cpdgl.data.block import cpdgl_dataloaders
 
 def run_epoch(dl, max_batches):
@@ -35,11 +35,11 @@ def main():
     base = Path(a.keep or tempfile.mkdtemp())
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
           f"load average at start {os.getloadavg()[0]:.1f}")
-    t0 = time.perf_counter(); demo_root = make_synthetic_voc(base/'demo', n_train=320, n_val=96, size=128)
+    t0 = time.perf_counter(); demo_root = make_synthetic_voc(base/'demo')   # the demo's dataset (DEMO_DATA)
     t_demo = time.perf_counter() - t0
     t0 = time.perf_counter(); voc_root = make_synthetic_voc(base/'voc', n_train=64, n_val=16, size=(375, 500))
     t_voc = time.perf_counter() - t0
-    print(f"dataset generation: demo (416 images, 128 px) {t_demo:.1f} s; VOC size (80 images, 500x375) {t_voc:.1f} s")
+    print(f"dataset generation: demo ({sum(v for k, v in DEMO_DATA.items() if k.startswith('n_'))} images, 128 px) {t_demo:.1f} s; VOC size (80 images, 500x375) {t_voc:.1f} s")
     base_c, base_l = colour_threshold_baseline(demo_root), colour_threshold_baseline(demo_root, use_labels=True)
     print(f"colour-rule baseline on the demo val split: mIoU {base_c['miou']:.3f} (with image labels {base_l['miou']:.3f})\n")
     rows = []

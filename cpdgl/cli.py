@@ -11,7 +11,7 @@ import torch
 from fastcore.script import call_parse, Param, is_cli, _run_cli
 from .core import CPDGLConfig, get_config, default_device
 from .data.sources import VOCSource, COCOSource, FolderSource
-from .data.synthetic import make_synthetic_voc
+from .data.synthetic import make_synthetic_voc, ensure_synthetic
 from .metrics import scores_table
 from .inference import load_model, evaluate, predict_source, _ckpt_parts
 from .predict import pseudo_labels, show_source
@@ -68,7 +68,7 @@ def split_source(cfg:CPDGLConfig, split:str, root=None):
     "The `Source` of split `split` of the dataset of `cfg` (under `root`, else `cpdgl.data.block.data_root(cfg)`)."
     from cpdgl.data.block import data_root, default_sources
     root = data_root(cfg, root)
-    if cfg.dataset == 'synthetic' and not (root/'ImageSets'/'Segmentation'/'val.txt').exists(): make_synthetic_voc(root)
+    if cfg.dataset == 'synthetic': ensure_synthetic(root)
     if cfg.dataset in ('voc', 'synthetic'): return VOCSource(root, split)
     if cfg.dataset == 'coco': return COCOSource(root, split)
     if split not in ('train', 'valid'): raise ValueError(f"A folder dataset has the splits 'train' and 'valid', not {split!r}")

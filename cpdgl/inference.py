@@ -193,12 +193,15 @@ def evaluate(model, source, cfg:CPDGLConfig,
              n_workers:int=None,     # CRF processes (None: every core)
              idxs=None,              # the images to score (default: all)
              progress:bool=True,     # show a progress bar
+             on_pred=None,           # also called as `on_pred(i, pred, mask)` with each image's label map (other scores)
             )->dict:
     "Scores of `cpdgl.metrics.ConfusionMatrix` of the multi-scale + flip (+ CRF) segmentation of `source`."
     if source.mask_files is None: raise ValueError(f"{source!r} has no masks to evaluate against")
     cm = ConfusionMatrix(cfg.num_classes, cfg.ignore_index)
     for i, _, pred in segment_source(model, source, cfg, crf, n_workers, idxs, progress):
-        cm.update(torch.from_numpy(pred), torch.from_numpy(source.mask(i)))
+        mask = source.mask(i)
+        cm.update(torch.from_numpy(pred), torch.from_numpy(mask))
+        if on_pred is not None: on_pred(i, pred, mask)
     return cm.scores()
 
 def predict_source(model, source, cfg:CPDGLConfig, out_dir,

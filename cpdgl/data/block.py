@@ -15,7 +15,7 @@ from fastai.data.core import DataLoaders, TfmdDL, TfmdLists
 from fastai.vision.core import imagenet_stats
 from ..core import CPDGLConfig, voc_palette
 from .sources import Source, VOCSource, COCOSource, FolderSource, load_image, load_mask
-from .synthetic import make_synthetic_voc
+from .synthetic import make_synthetic_voc, ensure_synthetic
 
 # %% auto #0
 __all__ = ['normalize', 'denormalize', 'sample_geometry', 'apply_geometry', 'place', 'hue_shift', 'Photometric', 'label_index',
@@ -210,7 +210,7 @@ def default_sources(cfg:CPDGLConfig, root=None, val_part=None)->tuple:
     "The (training, validation) sources of `cfg.dataset` under `data_root(cfg, root)`."
     root = data_root(cfg, root)
     if cfg.dataset == 'synthetic':
-        if not (root/'ImageSets'/'Segmentation'/'val.txt').exists(): make_synthetic_voc(root)
+        ensure_synthetic(root)
         return VOCSource(root, 'train_aug'), VOCSource(root, 'val')
     if cfg.dataset == 'voc': return VOCSource(root, 'train_aug'), VOCSource(root, 'val')
     if cfg.dataset == 'coco': return COCOSource(root, 'train'), COCOSource(root, 'val', val_part=val_part)

@@ -4,48 +4,68 @@
 
 # %% ../../nbs/01_data.synthetic.ipynb #8e17438b
 from __future__ import annotations
-import math, time
+import json, math, shutil, time
 from pathlib import Path
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
+from fastcore.basics import num_cpus
+from fastcore.parallel import parallel
 from ..core import voc_palette
 
 # %% auto #0
-__all__ = ['SYNTH_CLASSES', 'draw_sample', 'make_synthetic_voc', 'dataset_stats', 'simple_miou', 'colour_threshold_baseline']
+__all__ = ['SYNTH_CLASSES', 'PRETEXT_CLASSES', 'GENERATOR_VERSION', 'DEMO_DATA', 'draw_sample', 'synthetic_spec',
+           'make_synthetic_voc', 'ensure_synthetic', 'dataset_stats', 'simple_miou', 'colour_threshold_baseline',
+           'CooccurrenceMeter']
 
 # %% ../../nbs/01_data.synthetic.ipynb #79f9205f
 SYNTH_CLASSES = ('background', 'disc', 'box', 'triangle', 'ring', 'cross')
+PRETEXT_CLASSES = ('background', 'star', 'crescent', 'arrow', 'ell', 'heart', 'chevron')  # other shape families (`cpdgl.pretrain`)
+GENERATOR_VERSION = 2         # bump whenever a drawing rule changes: datasets stamped with another version are redrawn
 
-# the shared palette: every class uses four of these colours, the background all of them
+# the shared palette: every object and every background draws its colours from all of these
 _COLOURS = np.array([[220, 40, 40], [40, 170, 60], [50, 80, 220], [230, 210, 40],
                      [200, 60, 200], [40, 200, 210], [240, 140, 30], [235, 235, 235]], dtype=np.float32)
-_CLASS_COLOURS = {1: (0, 1, 2, 3), 2: (2, 3, 4, 5), 3: (4, 5, 6, 7), 4: (6, 7, 0, 1), 5: (1, 3, 5, 7)}
-_TEXTURES = ('solid', 'stripes', 'dots', 'checker')
-_CLASS_TEXTURE = {1: 'solid', 2: 'stripes', 3: 'dots', 4: 'solid', 5: 'checker'}  # preferred, used 60% of the time
-_BIAS_CLASS, _PAIR = 2, (5, 4)                                                     # box ~ waves; cross -> ring
+_TEXTURES = ('solid', 'stripes', 'dots', 'checker', 'hatch', 'rings')
+_CLASS_TEXTURE = {1: 'dots', 2: 'stripes', 3: 'checker', 4: 'hatch', 5: 'rings'}   # each demo class's texture (90% of its objects)
+_BIAS_CLASS, _PAIR = 2, (5, 4)                                # box ~ waves; cross -> ring
 
 # %% ../../nbs/01_data.synthetic.ipynb #8f071b9e
-def _shape_mask(cls, u, v, r, rng):
-    "Boolean mask of class `cls` in the object frame `(u, v)` with radius `r`."
+def _shape_mask(name, u, v, r, rng):
+    "Boolean mask of the shape `name` in the object frame `(u, v)` (pixels from the centre) with radius `r`."
     d2 = u*u + v*v
-    if cls == 1:                                   # disc (slightly elliptic)
+    if name == 'disc':                               # slightly elliptic
         a = rng.uniform(0.85, 1.15)
         return (u/a)**2 + (v*a)**2 <= r*r
-    if cls == 2:                                   # box
+    if name == 'box':                                # a rectangle
         a = rng.uniform(0.7, 1.0)
-        return (np.abs(u) <= r*0.85) & (np.abs(v) <= r*0.85*a)
-    if cls == 3:                                   # equilateral triangle, circumradius r
-        m = np.ones_like(u, dtype=bool)
+        return (np.abs(u) <= r*0.8) & (np.abs(v) <= r*0.8*a)
+    if name == 'triangle':                           # equilateral, circumradius r
+        m = np.ones(np.broadcast(u, v).shape, bool)
         for k in range(3):
             t = 2*math.pi*k/3
             m &= u*math.cos(t) + v*math.sin(t) <= r/2
         return m
-    if cls == 4:                                   # ring
-        return (d2 <= r*r) & (d2 >= (r*rng.uniform(0.45, 0.62))**2)
-    if cls == 5:                                   # cross
-        w = r*rng.uniform(0.22, 0.32)
+    if name == 'ring':                               # an annulus whose band is about half the radius
+        return (d2 <= r*r) & (d2 >= (r*rng.uniform(0.38, 0.5))**2)
+    if name == 'cross':                              # a plus sign with arms 0.6-0.76 r wide
+        w = r*rng.uniform(0.3, 0.38)
         return ((np.abs(u) <= r) & (np.abs(v) <= w)) | ((np.abs(v) <= r) & (np.abs(u) <= w))
-    raise ValueError(f"unknown class {cls}")
+    if name == 'star':                               # five rounded points
+        rad = r*(0.55 + 0.45*np.abs(np.cos(2.5*np.arctan2(v, u))))
+        return d2 <= rad*rad
+    if name == 'crescent':                           # a disc with an offset disc cut out
+        o = r*rng.uniform(0.45, 0.6)
+        return (d2 <= r*r) & ((u - o)**2 + v*v > (r*0.85)**2)
+    if name == 'arrow':                              # a shaft and a head
+        return (((u >= -r) & (u <= 0.1*r) & (np.abs(v) <= 0.3*r)) | ((u >= 0.1*r) & (u <= r) & (np.abs(v) <= 0.8*(r - u))))
+    if name == 'ell':                                # an L of two thick bars
+        return ((u >= -r) & (u <= -0.3*r) & (np.abs(v) <= r)) | ((v >= 0.3*r) & (v <= r) & (np.abs(u) <= r))
+    if name == 'heart':                              # two lobes on a point (the implicit heart curve)
+        x, y = u/r*1.2, -v/r*1.2 + 0.2
+        return (x*x + y*y - 1)**3 - x*x*y**3 <= 0
+    if name == 'chevron':                            # a thick V
+        return (np.abs(np.abs(u)*0.9 - v*0.9 - 0.2*r) <= 0.3*r) & (np.abs(u) <= r) & (v <= 0.8*r) & (v >= -r)
+    raise ValueError(f"unknown shape {name!r}")
 
 def _pattern(tex, y, x, rng, scale):
     "Boolean texture pattern `tex` on pixel coordinates `y, x` (period proportional to `scale`)."
@@ -58,6 +78,8 @@ def _pattern(tex, y, x, rng, scale):
         oy, ox = rng.uniform(0, p, 2)
         return ((y + oy) % p - p/2)**2 + ((x + ox) % p - p/2)**2 < (p*0.3)**2
     if tex == 'checker': return (np.floor(y/p) + np.floor(x/p)) % 2 == 1
+    if tex == 'hatch': return ((x + y) % p < p*0.3) | ((x - y) % p < p*0.3)
+    if tex == 'rings': return np.sin(np.hypot(y - y.mean(), x - x.mean())*2*math.pi/p) > 0   # around the middle of the box
     if tex == 'waves':
         return np.sin((y + scale*0.03*np.sin(x*2*math.pi/(scale*0.2)))*2*math.pi/(scale*0.08)) > 0
     raise ValueError(f"unknown texture {tex}")
@@ -77,8 +99,8 @@ def _smooth_field(h, w, rng, cells=4):
     lo = (rng.uniform(0, 255, (cells, cells))).astype(np.uint8)
     return np.asarray(Image.fromarray(lo).resize((w, h), Image.BICUBIC), dtype=np.float32)/255.
 
-def _background(h, w, rng, waves):
-    "A textured, cluttered background image (h, w, 3) float."
+def _background(h, w, rng, waves, textured:bool=True):
+    "A cluttered background image (h, w, 3) float; its second region is textured like objects if `textured`, else plain."
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     scale = min(h, w)
     ci = rng.choice(len(_COLOURS), 2, replace=False)
@@ -87,9 +109,9 @@ def _background(h, w, rng, waves):
     if waves:                                              # the biased background: wavy bands over the whole image
         m = _pattern('waves', y, x, rng, scale)
         img[m] = img[m]*0.55 + 0.45*_jitter(_COLOURS[rng.integers(len(_COLOURS))], rng)
-    elif rng.random() < 0.6:                               # a second region with one of the object textures
+    elif rng.random() < 0.6:                               # a second region, textured (pretext corpus) or plain (demo)
         region = _smooth_field(h, w, rng, 3) > rng.uniform(0.4, 0.6)
-        tex = _TEXTURES[rng.integers(1, 4)]
+        tex = _TEXTURES[rng.integers(1, 4)] if textured else 'solid'
         c1, c2 = (_jitter(_COLOURS[i], rng)*rng.uniform(0.6, 1.0) for i in rng.choice(len(_COLOURS), 2, replace=False))
         _paint(img, region, (slice(None), slice(None)), y, x, tex, c1, c2, rng, scale)
     for _ in range(rng.integers(2, 7)):                    # clutter, drawn inside its bounding box
@@ -112,99 +134,163 @@ def _background(h, w, rng, waves):
     return img
 
 # %% ../../nbs/01_data.synthetic.ipynb #f7be03e6
-def _sample_classes(rng, bias_pair):
-    "The classes of one image: 1-3 objects, with `cross` bringing a `ring` along with probability `bias_pair`."
-    n = rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])
-    cls = [int(c) for c in rng.integers(1, 6, n)]
-    if _PAIR[0] in cls and _PAIR[1] not in cls and rng.random() < bias_pair:
-        if len(cls) < 3: cls.append(_PAIR[1])
-        else: cls[next(j for j, c in enumerate(cls) if c != _PAIR[0]) if cls.count(_PAIR[0]) < 3 else 0] = _PAIR[1]
+def _sample_classes(rng, n_fg, bias_pair, pair=_PAIR):
+    "The classes of one image: 1 or 2 different ones; class `pair[0]` brings `pair[1]` along with probability `bias_pair`."
+    cls = [int(c) for c in rng.choice(np.arange(1, n_fg + 1), rng.choice([1, 2], p=[0.6, 0.4]), replace=False)]
+    if pair is not None and pair[0] in cls and pair[1] not in cls and rng.random() < bias_pair: cls.append(pair[1])
     rng.shuffle(cls)
     return cls
 
-# %% ../../nbs/01_data.synthetic.ipynb #b1e97b28
-def draw_sample(rng:np.random.Generator, # random generator of this image
-                h:int=128, w:int=128,     # image size
-                bias_bg:float=0.9,        # P(waves background | box in image)
-                bias_pair:float=0.75,     # P(ring in image | cross in image)
-               )->tuple:
-    "One synthetic image `(h, w, 3)` uint8 and its label mask `(h, w)` uint8 (0 background, 1..5 classes)."
-    cls = _sample_classes(rng, bias_pair)
-    waves = rng.random() < (bias_bg if _BIAS_CLASS in cls else 1 - bias_bg)
-    img = _background(h, w, rng, waves)
-    mask = np.zeros((h, w), np.uint8)
+def _place(mask, shape, rng, h, w, r_range):
+    "Draw the shape somewhere it stays ≥ 70% inside the image and covers ≤ 25% of itself and ≤ 30% of any earlier object."
     scale = min(h, w)
+    for _ in range(30):
+        r = scale*math.exp(rng.uniform(math.log(r_range[0]), math.log(r_range[1])))
+        cy, cx = rng.uniform(0.3*r, h - 0.3*r), rng.uniform(0.3*r, w - 0.3*r)
+        Y0, X0 = math.floor(cy - r) - 1, math.floor(cx - r) - 1
+        y, x = np.mgrid[Y0:int(cy + r) + 2, X0:int(cx + r) + 2].astype(np.float32)   # the whole object, also outside
+        th = rng.uniform(0, 2*math.pi)
+        u, v = (x - cx)*math.cos(th) + (y - cy)*math.sin(th), -(x - cx)*math.sin(th) + (y - cy)*math.cos(th)
+        full = _shape_mask(shape, u, v, r, rng)
+        sl = (slice(max(Y0, 0), min(Y0 + full.shape[0], h)), slice(max(X0, 0), min(X0 + full.shape[1], w)))
+        inner = (slice(sl[0].start - Y0, sl[0].stop - Y0), slice(sl[1].start - X0, sl[1].stop - X0))
+        m = full[inner]
+        if m.sum() < 0.7*full.sum(): continue
+        prev = mask[sl][m]
+        if (prev > 0).sum() > 0.25*m.sum(): continue
+        if any((prev == k).sum() > 0.3*(mask == k).sum() for k in np.unique(prev) if k > 0): continue
+        return m, sl, y[inner], x[inner], u[inner], v[inner], r, th
+    return None
+
+# %% ../../nbs/01_data.synthetic.ipynb #b1e97b28
+def draw_sample(rng:np.random.Generator,      # random generator of this image
+                h:int=128, w:int=128,          # image size
+                bias_bg:float=0.9,             # P(waves background | box in image); 1 - bias_bg without a box
+                bias_pair:float=0.85,          # P(ring in image | cross in image)
+                classes:tuple=SYNTH_CLASSES,   # shape names, background first (`PRETEXT_CLASSES`: no biases)
+                r_range:tuple=(0.22, 0.38),     # object radius as a fraction of the image's shorter side
+               )->tuple:
+    "One synthetic image `(h, w, 3)` uint8, its label mask `(h, w)` uint8 (0 background, 1..K classes) and whether its background is waves."
+    biased = tuple(classes) == SYNTH_CLASSES
+    cls = _sample_classes(rng, len(classes) - 1, bias_pair, _PAIR if biased else None)
+    waves = bool(rng.random() < ((bias_bg if _BIAS_CLASS in cls else 1 - bias_bg) if biased else 0.3))
+    img = _background(h, w, rng, waves, textured=not biased)
+    mask = np.zeros((h, w), np.uint8)
     for c in cls:
-        for _ in range(20):
-            r = scale*math.exp(rng.uniform(math.log(0.1), math.log(0.3)))
-            cy, cx = rng.uniform(0.35*r, h - 0.35*r), rng.uniform(0.35*r, w - 0.35*r)
-            y0, y1, x0, x1 = max(int(cy - r) - 1, 0), min(int(cy + r) + 2, h), max(int(cx - r) - 1, 0), min(int(cx + r) + 2, w)
-            y, x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-            th = rng.uniform(0, 2*math.pi)
-            u, v = (x - cx)*math.cos(th) + (y - cy)*math.sin(th), -(x - cx)*math.sin(th) + (y - cy)*math.cos(th)
-            m = _shape_mask(c, u, v, r, rng)
-            if m.sum() < 0.4*math.pi*r*r*0.5: continue     # mostly outside the image: place it again
-            prev = mask[y0:y1, x0:x1]
-            vis = [(prev[m] == k).sum()/max((mask == k).sum(), 1) for k in np.unique(prev[m]) if k > 0]
-            if any(fr > 0.6 for fr in vis): continue        # would hide most of an earlier object
-            break
-        tex = _CLASS_TEXTURE[c] if rng.random() < 0.6 else _TEXTURES[rng.integers(4)]
-        c1, c2 = (_jitter(_COLOURS[i], rng) for i in rng.choice(_CLASS_COLOURS[c], 2, replace=False))
+        placed = _place(mask, classes[c], rng, h, w, r_range)
+        if placed is None: continue                          # no room left: the image has one object less
+        m, sl, y, x, u, v, r, th = placed
+        if biased: tex = _CLASS_TEXTURE[c] if rng.random() < 0.9 else _CLASS_TEXTURE[int(rng.integers(1, 6))]
+        else: tex = 'solid' if rng.random() < 0.5 else _TEXTURES[rng.integers(1, 4)]
+        under = img[sl][m].mean(0)                           # the object stands out from what it covers:
+        cand = rng.choice(len(_COLOURS), 3, replace=False)   # the farthest of three random palette colours
+        i1 = cand[np.abs(_COLOURS[cand] - under).sum(1).argmax()]
+        c1, c2 = _jitter(_COLOURS[i1], rng), _jitter(_COLOURS[rng.choice([i for i in range(len(_COLOURS)) if i != i1])], rng)
         shade = 1 + 0.2*(u*math.cos(th) - v*math.sin(th))/r*rng.uniform(-1, 1)
-        _paint(img, m, (slice(y0, y1), slice(x0, x1)), y, x, tex, c1, c2, rng, scale, shade)
-        mask[y0:y1, x0:x1][m] = c
+        _paint(img, m, sl, y, x, tex, c1, c2, rng, min(h, w), shade)
+        mask[sl][m] = c
     img += 6*rng.standard_normal(img.shape, dtype=np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8), mask
+    return np.clip(img, 0, 255).astype(np.uint8), mask, waves
 
 # %% ../../nbs/01_data.synthetic.ipynb #13c42eaa
-def make_synthetic_voc(root,                  # folder to write (VOC2012 layout)
-                       n_train:int=320,       # training images
-                       n_val:int=96,          # validation images (with masks)
-                       size=128,              # image side, or (height, width)
-                       seed:int=0,            # everything is a function of the seed
-                       n_test:int=0,          # test images (written without masks)
-                       bias_bg:float=0.9,     # P(waves background | box in image)
-                       bias_pair:float=0.75,  # P(ring in image | cross in image)
-                       quality:int=90,        # JPEG quality
-                       overwrite:bool=False,  # rewrite an existing dataset
+DEMO_DATA = dict(n_train=2400, n_val=160, size=128, seed=0)   # the demo's dataset: `make_synthetic_voc`'s defaults
+_STAMP = 'synthetic.json'                                      # the version stamp that marks a folder as written here
+
+def _write_one(args):
+    "Draw image `i` of a split and write its JPEG (and mask PNG); return whether its background is waves."
+    root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality = args
+    img, mask, waves = draw_sample(np.random.default_rng([seed, stream, i]), h, w, bias_bg, bias_pair)
+    name = f'{split}_{i:06d}'
+    Image.fromarray(img).save(root/'JPEGImages'/f'{name}.jpg', quality=quality)
+    if split != 'test':
+        m = Image.fromarray(mask, mode='P'); m.putpalette(voc_palette().flatten().tolist())
+        m.save(root/'SegmentationClassAug'/f'{name}.png')
+    return waves
+
+def _written_by_old_generator(root):
+    "A folder of the first generator (no stamp yet): the synthetic classes and its file names."
+    cls, tr = root/'classes.txt', root/'ImageSets'/'Segmentation'/'train.txt'
+    return (cls.exists() and tuple(cls.read_text().split()) == SYNTH_CLASSES
+            and tr.exists() and tr.read_text().split()[:1] in ([], ['train_000000']))
+
+def synthetic_spec(root)->dict|None:
+    "The generator version and parameters stamped on a synthetic dataset (None if `root` has no readable stamp)."
+    try: return json.loads((Path(root)/_STAMP).read_text())
+    except (OSError, ValueError): return None
+
+def make_synthetic_voc(root,                             # folder to write (VOC2012 layout)
+                       n_train:int=DEMO_DATA['n_train'], # training images
+                       n_val:int=DEMO_DATA['n_val'],     # validation images (with masks)
+                       size=DEMO_DATA['size'],           # image side, or (height, width)
+                       seed:int=DEMO_DATA['seed'],       # everything is a function of the seed
+                       n_test:int=0,                     # test images (written without masks)
+                       bias_bg:float=0.9,                # P(waves background | box in image)
+                       bias_pair:float=0.85,             # P(ring in image | cross in image)
+                       quality:int=90,                   # JPEG quality
+                       overwrite:bool=False,             # redraw even if the stamp matches
+                       n_workers:int=None,               # processes (None: every core for large datasets, else 0)
+                       verbose:bool=True,                # say when a dataset is (re)drawn, with a progress bar
                       )->Path:
-    "Write a synthetic weakly supervised segmentation dataset in the VOC layout to `root`; return `root`."
-    root = Path(root)
+    "Write a synthetic weakly supervised segmentation dataset in the VOC layout to `root` (reused when its stamp matches); return `root`."
+    root = Path(root).expanduser()
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    done = root/'ImageSets'/'Segmentation'/'val.txt'
-    if done.exists() and not overwrite: return root
+    spec = dict(generator=GENERATOR_VERSION, n_train=n_train, n_val=n_val, n_test=n_test, size=[h, w], seed=seed,
+                bias_bg=bias_bg, bias_pair=bias_pair, quality=quality)
+    old = synthetic_spec(root)
+    if old is not None and not overwrite and {k: old.get(k) for k in spec} == spec: return root
+    if old is not None: why = 'redrawn: ' + ', '.join(f'{k} {old.get(k)} -> {v}' for k, v in spec.items() if old.get(k) != v) if not overwrite else 'redrawn (overwrite)'
+    elif root.exists() and any(root.iterdir()):
+        if not _written_by_old_generator(root):
+            raise FileExistsError(f"{root} is not empty and holds no {_STAMP}, so it was not written by make_synthetic_voc: "
+                                  "nothing was changed. Give an empty or new folder (e.g. --data /path/to/new/folder).")
+        why = 'redrawn: it was written by an older generator (no version stamp)'
+    else: why = 'written'
+    if verbose: print(f"synthetic dataset {why} in {root}")
+    for d in ('JPEGImages', 'SegmentationClassAug', 'ImageSets'): shutil.rmtree(root/d, ignore_errors=True)
+    for f in [root/_STAMP, *root.glob('cpdgl_labels_*.npz')]: f.unlink(missing_ok=True)
     for d in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'): (root/d).mkdir(parents=True, exist_ok=True)
-    pal = voc_palette().flatten().tolist()
-    lists = {}
+    n_all = n_train + n_val + n_test
+    if n_workers is None: n_workers = num_cpus() if n_all >= 500 else 0
+    lists, waves = {}, {}
     for split, n, stream in (('train', n_train, 0), ('val', n_val, 1), ('test', n_test, 2)):
-        ids = []
-        for i in range(n):
-            name = f'{split}_{i:06d}'
-            img, mask = draw_sample(np.random.default_rng([seed, stream, i]), h, w, bias_bg, bias_pair)
-            Image.fromarray(img).save(root/'JPEGImages'/f'{name}.jpg', quality=quality)
-            if split != 'test':
-                m = Image.fromarray(mask, mode='P'); m.putpalette(pal)
-                m.save(root/'SegmentationClassAug'/f'{name}.png')
-            ids.append(name)
-        lists[split] = ids
+        args = [(root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality) for i in range(n)]
+        flags = parallel(_write_one, args, n_workers=n_workers, progress=verbose and n >= 500, chunksize=64) if n else []
+        lists[split] = [f'{split}_{i:06d}' for i in range(n)]
+        waves[split] = [name for name, f in zip(lists[split], flags) if f]
     (root/'classes.txt').write_text('\n'.join(SYNTH_CLASSES) + '\n')
-    for split in ('train', 'test', 'val'):                # val last: its presence marks a finished dataset
+    for split in ('train', 'test', 'val'):
         (root/'ImageSets'/'Segmentation'/f'{split}.txt').write_text(''.join(f'{i}\n' for i in lists[split]))
+    tmp = root/(_STAMP + '.tmp')                               # the stamp last, atomically: it marks a finished dataset
+    tmp.write_text(json.dumps({**spec, 'classes': SYNTH_CLASSES, 'waves': waves}))
+    tmp.replace(root/_STAMP)
     return root
+
+# %% ../../nbs/01_data.synthetic.ipynb #2a6fda7c
+def ensure_synthetic(root)->Path:
+    "The synthetic dataset at `root`: kept if its stamp has the current generator, redrawn (same parameters) if older, drawn with the defaults if absent."
+    root, spec = Path(root).expanduser(), synthetic_spec(Path(root).expanduser())
+    if spec is not None and spec.get('generator') == GENERATOR_VERSION: return root
+    if spec is not None:
+        kw = {k: spec[k] for k in ('n_train', 'n_val', 'n_test', 'seed', 'bias_bg', 'bias_pair', 'quality') if k in spec}
+        return make_synthetic_voc(root, size=tuple(spec.get('size', (DEMO_DATA['size'],)*2)), **kw)
+    if (root/'ImageSets'/'Segmentation'/'val.txt').exists() and not _written_by_old_generator(root): return root   # a user's dataset
+    return make_synthetic_voc(root)
 
 # %% ../../nbs/01_data.synthetic.ipynb #aab227e1
 def dataset_stats(root, split:str='train')->dict:
-    "Class counts, single-class share and the co-occurrence numbers of a synthetic split."
+    "Class counts, single-class share and the two co-occurrence biases of a synthetic split."
     root = Path(root)
     ids = (root/'ImageSets'/'Segmentation'/f'{split}.txt').read_text().split()
     labs = np.zeros((len(ids), len(SYNTH_CLASSES) - 1), bool)
     for j, i in enumerate(ids):
         v = np.unique(np.array(Image.open(root/'SegmentationClassAug'/f'{i}.png')))
         labs[j, v[(v > 0) & (v < 255)] - 1] = True
-    cross, ring = labs[:, _PAIR[0] - 1], labs[:, _PAIR[1] - 1]
+    cross, ring, box = labs[:, _PAIR[0] - 1], labs[:, _PAIR[1] - 1], labs[:, _BIAS_CLASS - 1]
+    waves = np.isin(ids, (synthetic_spec(root) or {}).get('waves', {}).get(split, []))
     return dict(images=len(ids), class_images=dict(zip(SYNTH_CLASSES[1:], labs.sum(0).tolist())),
                 single_class=float((labs.sum(1) == 1).mean()), ring_given_cross=float(ring[cross].mean()),
-                ring_given_no_cross=float(ring[~cross].mean()))
+                ring_given_no_cross=float(ring[~cross].mean()), waves_given_box=float(waves[box].mean()),
+                waves_given_no_box=float(waves[~box].mean()))
 
 # %% ../../nbs/01_data.synthetic.ipynb #b5bfc65d
 def simple_miou(preds, targets, n_classes:int, ignore_index:int=255)->tuple:
@@ -246,3 +332,36 @@ def colour_threshold_baseline(root,                   # a dataset written by `ma
         preds.append(h.argmax(-1)); targets.append(m)
     miou, iou = simple_miou(preds, targets, n_classes)
     return dict(miou=miou, iou=iou)
+
+# %% ../../nbs/01_data.synthetic.ipynb #f6849bb7
+class CooccurrenceMeter:
+    "False-positive rates of the two biased classes in their biased contexts and in control contexts, accumulated over images."
+    names = ('box on waves background', 'box on plain background', 'ring on cross', 'ring on other objects',
+             'ring around cross', 'ring around other objects')
+    def __init__(self, waves=(), # names of the images drawn on waves (the stamp's list of the split)
+                 band:int=8):    # reach of "around an object" in pixels
+        self.waves, self.band, self.counts = set(waves), band, {k: [0, 0] for k in self.names}
+
+    def _add(self, k, pred_is, where):
+        self.counts[k][0] += int((pred_is & where).sum()); self.counts[k][1] += int(where.sum())
+
+    def _near(self, m):
+        "Pixels within `band` of `m` (a square neighbourhood), excluding `m`."
+        if not m.any(): return m
+        grown = np.asarray(Image.fromarray(m.astype(np.uint8)*255).filter(ImageFilter.MaxFilter(2*self.band + 1))) > 0
+        return grown & ~m
+
+    def update(self, pred, mask, name:str):
+        "Add one image: its label map `pred`, ground truth `mask` and file name (stem)."
+        pred, mask = np.asarray(pred), np.asarray(mask)
+        bg, box, ring = mask == 0, pred == _BIAS_CLASS, pred == _PAIR[1]
+        cross, other = mask == _PAIR[0], np.isin(mask, [c for c in range(1, len(SYNTH_CLASSES)) if c not in (_PAIR + (255,))])
+        self._add('box on waves background' if name in self.waves else 'box on plain background', box, bg)
+        self._add('ring on cross', ring, cross); self._add('ring on other objects', ring, other)
+        if not (mask == _PAIR[1]).any():
+            self._add('ring around cross', ring, self._near(cross) & bg); self._add('ring around other objects', ring, self._near(other) & bg)
+        return self
+
+    def rates(self)->dict:
+        "Each false-positive rate (NaN where its context never occurred) and its pixel count."
+        return {k: dict(rate=fp/n if n else float('nan'), pixels=n) for k, (fp, n) in self.counts.items()}
