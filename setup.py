@@ -28,7 +28,7 @@ setuptools.setup(
     long_description=open('README.md', encoding='utf-8').read(), long_description_content_type='text/markdown',
     license=lic[0], author=s['author'], author_email=s['author_email'], keywords=s['keywords'],
     url=s['git_url'], packages=setuptools.find_packages(include=[s['lib_name'], s['lib_name'] + '.*']),
-    include_package_data=True, python_requires='>=' + min_py, zip_safe=False,
+    include_package_data=True, package_data={s['lib_name']: ['assets/*']}, python_requires='>=' + min_py, zip_safe=False,
     classifiers=[f"Development Status :: {stages[int(s['status'])]}",
                  f"Intended Audience :: {s['audience'].title()}", 'Natural Language :: ' + s['language'].title()]
                 + ([f'License :: {lic[1]}'] if lic[1] else [])

@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #c5b74bec
 from __future__ import annotations
-import dataclasses, difflib, json, os, random, typing
+import dataclasses, difflib, importlib.resources, json, os, random, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['Tuple3', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CPDGLConfig', 'get_config', 'voc_palette',
-           'seed_everything', 'default_device']
+__all__ = ['Tuple3', 'DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CPDGLConfig', 'get_config',
+           'voc_palette', 'seed_everything', 'default_device']
 
 # %% ../nbs/00_core.ipynb #63cc8140
 Tuple3 = typing.Tuple[float, float, float]
@@ -75,7 +75,7 @@ class CPDGLConfig:
     cam2mask_frac: float = 0.5                # ROI masks from the final CAM from here on (VOC: 10 000)
     stage_contrast_frac: float = 0.05         # L_lcl and L_pcl join the loss
     stage_all_frac: float = 0.10              # L_seg and L_reg join the loss
-    ramp_frac: float = 0.25                   # the last four weights ramp up until here
+    ramp_frac: float = 0.25                   # from stage_all_frac the last four weights ramp up until here
     val_every_frac: float = 0.1               # validation every this fraction (VOC: 2 000)
     # --- optimisation ---
     lr: float = 6e-5                          # base learning rate (backbone)
@@ -193,12 +193,14 @@ def _validate(c):
     need(c.aux_layer < 0, f"aux_layer counts blocks from the end and must be negative, got {c.aux_layer}")
 
 # %% ../nbs/00_core.ipynb #ec6a89a0
+DEMO_WEIGHTS = Path(str(importlib.resources.files('cpdgl')))/'assets'/'demo_backbone.safetensors'  # shipped; see `cpdgl.pretrain`
+
 PRESETS = dict(
     voc=dict(),
     coco=dict(dataset='coco', num_classes=81, max_iters=80000, warmup_frac=1500/80000, proto_start_frac=600/80000,
               cam2mask_frac=0.5, val_every_frac=2000/80000),
     demo=dict(dataset='synthetic', num_classes=6, crop_size=96, scale_range=(0.75, 1.5), batch_size=8, num_workers=2,
-              backbone='vit_tiny_patch16_224', pretrained=False, patch_size=8, conv_stem=True, backbone_kwargs={'depth': 6},
+              backbone='vit_tiny_patch16_224', pretrained=True, weights_file=str(DEMO_WEIGHTS), patch_size=8, conv_stem=True, backbone_kwargs={'depth': 6},
               aux_layer=-3, proj_hidden=256, proj_dim=128, ema_momentum=0.99, bank_size=1024, n_local=6, local_size=32,
               max_iters=400, lr=5e-4, head_lr_mult=2., warmup_frac=0.05, proto_start_frac=0.03, val_every_frac=0.25,
               cam_scales=(1.0, 0.5), reg_scale=0.25, eval_scales=(1.0, 1.25), crf_bi_sxy=30.),
