@@ -1,28 +1,33 @@
 """How far can the demo's network get on the synthetic dataset in the demo's number of steps? Upper bounds, measured.
 
-Usage: python benchmarks/bench_demo_bounds.py [--steps 400 1200] [--patches] [--lr 1e-3] [--threads N] [--seed 0]
+Usage: python benchmarks/bench_demo_bounds.py [--steps 400] [--scratch] [--lr LR] [--threads N] [--seed 0]
+                                              [--data DIR] [--data_seed 0] [--n_train N] [--modes supervised classifier] [--save]
 
-Trains the `demo` preset's network (`CPDGLNet`, from scratch) two ways, each for the given numbers of steps with the
-demo's batch size and crop, and scores it on the synthetic val split at full size, single scale:
+Trains the `demo` preset's network (`CPDGLNet`, from the shipped pretrained backbone unless `--scratch`) two ways, each
+for the given numbers of steps with the demo's batch size and crop, and scores it on the synthetic val split:
 - **fully supervised**: cross entropy of the decoder against the *true masks*. No weakly supervised method, CPDGL
   included, can be expected to beat it with the same network and steps: it is the ceiling of the demo's budget.
+  Scored at full size, single scale, and with `cpdgl.inference.evaluate` (multi-scale + flip, as the demo scores).
 - **classifier only**: the image-label loss of the method (`L_cls`), then the CAM label (`cam_to_label`, the method's
   background threshold and the true image labels, as the CAM mIoU of the demo is scored). This is where the CAMs, and
   through them the pseudo labels, start from.
 Augmentation: random rescale in the preset's `scale_range`, random crop with padding (ignored), horizontal flip.
-AdamW at `--lr` with a 5% linear warm-up and polynomial decay, as the demo. Prints one row per run.
-`--patches` replaces the preset's convolutional stem with plain 8-pixel patches, to compare the two stems.
+AdamW with the preset's learning rates (backbone `lr`, heads and decoder `lr * head_lr_mult`; `--lr` sets one rate for
+all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints one row per run.
+`--save` writes the fully supervised result of the default settings to `cpdgl/assets/demo_bound.json`, which the demo
+prints beside its own scores.
 """
-import argparse, os, time
+import argparse, json, os, platform, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np
 import torch
 import torch.nn.functional as F
-from cpdgl.core import get_config, seed_everything
+from cpdgl.core import get_config, seed_everything, DEMO_WEIGHTS
 from cpdgl.cam import cam_to_label
 from cpdgl.data.block import data_root, normalize
 from cpdgl.data.sources import VOCSource
-from cpdgl.data.synthetic import make_synthetic_voc
+from cpdgl.data.synthetic import make_synthetic_voc, synthetic_spec, DEMO_DATA
+from cpdgl.inference import evaluate
 from cpdgl.metrics import ConfusionMatrix, MultilabelF1
 from cpdgl.models.backbone import CPDGLNet
 
@@ -51,13 +56,13 @@ def train(mode, steps, data, cfg, lr, seed):
     "Train a fresh `CPDGLNet` for `steps` steps, `mode` 'supervised' or 'classifier'; return it and the seconds per step."
     seed_everything(seed); g = torch.Generator().manual_seed(seed)
     model = CPDGLNet(cfg).train()
-    params = [p for grp in model.param_groups() for p in grp]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    lrs = [lr] * 4 if lr else [cfg.lr, cfg.lr, cfg.lr * cfg.head_lr_mult, cfg.lr * cfg.head_lr_mult]
+    opt = torch.optim.AdamW([dict(params=p, lr=r) for p, r in zip(model.param_groups(), lrs)], weight_decay=cfg.weight_decay)
     warm = max(1, round(cfg.warmup_frac * steps))
     t0 = time.perf_counter()
     for it in range(steps):
-        f = (it + 1) / warm if it < warm else (1 - (it - warm) / max(steps - warm, 1)) ** 0.9
-        for grp in opt.param_groups: grp['lr'] = lr * f
+        f = (it + 1) / warm if it < warm else (1 - (it - warm) / max(steps - warm, 1)) ** cfg.poly_power
+        for grp, r in zip(opt.param_groups, lrs): grp['lr'] = r * f
         img, mask, lab = batch(*data, cfg, g)
         out = model(img)
         if mode == 'supervised':
@@ -69,7 +74,7 @@ def train(mode, steps, data, cfg, lr, seed):
 
 @torch.no_grad()
 def score(model, mode, val, cfg):
-    "Val mIoU (segmentation or CAM label) and, for the classifier, its F1."
+    "Val mIoU (segmentation or CAM label) at full size, single scale, and, for the classifier, its F1."
     x, m, y = val
     cm, f1 = ConfusionMatrix(cfg.num_classes, cfg.ignore_index), MultilabelF1()
     for i in range(0, len(x), 16):
@@ -87,25 +92,41 @@ def score(model, mode, val, cfg):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--steps', type=int, nargs='+', default=None, help="training steps (default: the demo preset's)")
-    p.add_argument('--patches', action='store_true', help='8-pixel patches instead of the convolutional stem')
-    p.add_argument('--lr', type=float, default=1e-3, help='AdamW learning rate of every parameter')
+    p.add_argument('--scratch', action='store_true', help='start from random weights instead of the shipped backbone')
+    p.add_argument('--lr', type=float, default=0., help="one AdamW learning rate for every parameter (default: the preset's)")
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: the default)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--data', default='', help='folder of the synthetic dataset (default: the demo\'s, ~/.cpdgl/data/synthetic)')
+    p.add_argument('--data_seed', type=int, default=DEMO_DATA['seed'], help='seed of the synthetic dataset')
+    p.add_argument('--n_train', type=int, default=DEMO_DATA['n_train'], help='training images of the synthetic dataset')
+    p.add_argument('--modes', nargs='+', default=['supervised', 'classifier'], choices=['supervised', 'classifier'], help='which runs')
+    p.add_argument('--save', action='store_true', help='write the fully supervised result to cpdgl/assets/demo_bound.json')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    cfg = get_config('demo', conv_stem=not a.patches)
-    root = data_root(cfg)
-    if not (root/'ImageSets'/'Segmentation'/'val.txt').exists(): make_synthetic_voc(root)
-    train_data, val = load(VOCSource(root, 'train')), load(VOCSource(root, 'val'))
-    names = VOCSource(root, 'val').classes
-    print(f"demo network ({'conv stem' if cfg.conv_stem else 'patches'}, {cfg.backbone_kwargs}), batch {cfg.batch_size}, "
-          f"crop {cfg.crop_size}, lr {a.lr}, {torch.get_num_threads()} threads; val: {len(val[0])} images, full size")
-    print(f"{'run':<34}{'steps':>6}{'s/step':>8}{'F1':>7}{'mIoU':>7}  " + ' '.join(f'{n[:8]:>8}' for n in names))
+    cfg = get_config('demo', pretrained=not a.scratch)
+    root = make_synthetic_voc(a.data or data_root(cfg), n_train=a.n_train, seed=a.data_seed)
+    train_data, val_src = load(VOCSource(root, 'train')), VOCSource(root, 'val')
+    val = load(val_src)
+    print(f"demo network ({'from scratch' if a.scratch else 'shipped pretrained backbone'}, {cfg.backbone_kwargs}), batch "
+          f"{cfg.batch_size}, crop {cfg.crop_size}, {'lr ' + str(a.lr) if a.lr else f'lr {cfg.lr} (heads x{cfg.head_lr_mult})'}, "
+          f"{torch.get_num_threads()} threads; train: {len(train_data[0])} images, val: {len(val[0])} images, full size")
+    print(f"{'run':<34}{'steps':>6}{'s/step':>8}{'F1':>7}{'mIoU':>7}{'ms+flip':>8}  " + ' '.join(f'{n[:8]:>8}' for n in val_src.classes))
     for steps in a.steps or [cfg.max_iters]:
         for mode, what in (('supervised', 'fully supervised (true masks)'), ('classifier', 'classifier only: CAM label')):
+            if mode not in a.modes: continue
             model, sps = train(mode, steps, train_data, cfg, a.lr, a.seed)
             s, f1 = score(model, mode, val, cfg)
-            f1s = '-' if f1 is None else f'{f1:.3f}'
-            print(f"{what:<34}{steps:>6}{sps:>8.2f}{f1s:>7}{s['miou']:>7.3f}  " + ' '.join(f'{v:>8.3f}' for v in s['iou']), flush=True)
+            ms = evaluate(model, val_src, cfg, progress=False) if mode == 'supervised' else None
+            f1s, mss = '-' if f1 is None else f'{f1:.3f}', '-' if ms is None else f"{ms['miou']:.3f}"
+            print(f"{what:<34}{steps:>6}{sps:>8.2f}{f1s:>7}{s['miou']:>7.3f}{mss:>8}  " + ' '.join(f'{v:>8.3f}' for v in s['iou']), flush=True)
+            if a.save and mode == 'supervised' and steps == cfg.max_iters and not (a.scratch or a.lr):
+                spec = {k: v for k, v in synthetic_spec(root).items() if k != 'waves'}
+                res = dict(miou=ms['miou'], iou=[None if v != v else v for v in ms['iou'].tolist()], single_scale_miou=s['miou'],
+                           what='the demo network trained on the true masks, scored multi-scale + flip like the demo',
+                           steps=steps, batch_size=cfg.batch_size, crop_size=cfg.crop_size, seconds_per_step=round(sps, 3),
+                           dataset=spec, threads=torch.get_num_threads(), machine=f'{platform.machine()}, {os.cpu_count()} cores',
+                           command='python benchmarks/bench_demo_bounds.py --save')
+                out = DEMO_WEIGHTS.parent/'demo_bound.json'
+                out.write_text(json.dumps(res, indent=1)); print(f'wrote {out}')
 
 if __name__ == '__main__': main()

@@ -10,23 +10,26 @@ import numpy as np
 import torch
 from fastcore.script import call_parse
 from .core import CPDGLConfig, get_config
-from .data.synthetic import make_synthetic_voc, colour_threshold_baseline, simple_miou
+from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshold_baseline, CooccurrenceMeter,
+                                  DEMO_DATA)
 from .data.sources import VOCSource
 from .data.block import cpdgl_dataloaders, data_root
-from .metrics import ConfusionMatrix, scores_table
+from .metrics import ConfusionMatrix
 from .inference import evaluate
 from .predict import pseudo_labels, show_source
 
 # %% auto #0
 __all__ = ['demo_config', 'background_scores', 'baseline_scores', 'train_and_score', 'results_table', 'plot_losses',
-           'save_overlays', 'run_demo', 'cpdgl_demo']
+           'save_overlays', 'fully_supervised_bound', 'cooccurrence_table', 'run_demo', 'cpdgl_demo']
 
 # %% ../nbs/12_demo.ipynb #c2a0e041
 def demo_config(ablation:bool=False, # ToCo losses only: `w_lcl = w_pcl = 0`
+                scratch:bool=False,  # no pretrained backbone: `pretrained=False`
                 **overrides,         # any other config values
                )->CPDGLConfig:
-    "The `demo` preset (with `overrides`); with `ablation` the local-crop and prototype losses switched off."
+    "The `demo` preset (with `overrides`); with `ablation` the local-crop and prototype losses off, with `scratch` no pretrained weights."
     cfg = get_config('demo', **overrides)
+    if scratch: cfg = cfg.replace(pretrained=False)
     return cfg.replace(w_lcl=0., w_pcl=0.) if ablation else cfg
 
 # %% ../nbs/12_demo.ipynb #8ba18bfa
@@ -48,15 +51,13 @@ def baseline_scores(source, cfg:CPDGLConfig, root)->dict:
     return out
 
 # %% ../nbs/12_demo.ipynb #c95a9ede
-def _cm_scores(metric)->dict: return metric.scores()
-
 def train_and_score(cfg:CPDGLConfig,      # the config of the run
                     root,                 # dataset root
                     out,                  # run folder (checkpoints, config)
                     n_pseudo:int=96,      # score the pseudo labels of this many training images (0: none, None: all)
                     progress:bool=True,   # progress bars
                    )->tuple:
-    "Train one run with `fit_cpdgl`, then score it; return (learner, scores by name, seconds by phase)."
+    "Train one run with `fit_cpdgl`, then score it; return (learner, scores by name, co-occurrence rates, seconds by phase)."
     from cpdgl.learner import cpdgl_learner
     t0 = time.time()
     dls = cpdgl_dataloaders(cfg, root=root, device='cpu')
@@ -65,18 +66,19 @@ def train_and_score(cfg:CPDGLConfig,      # the config of the run
     else:
         with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl()
     t1 = time.time()
-    names = ('cls_f1', 'miou_cam', 'miou_aux_cam', 'miou_seg')
-    m = dict(zip(names, learn.metrics))
+    m = dict(zip(('cls_f1', 'miou_cam', 'miou_aux_cam', 'miou_seg'), learn.metrics))
     scores = {'CAM': m['miou_cam'].scores(), 'aux CAM': m['miou_aux_cam'].scores(), 'segmentation': m['miou_seg'].scores()}
     val, train = VOCSource(root, 'val'), VOCSource(root, 'train')
-    scores['segmentation, multi-scale + flip'] = evaluate(learn.model, val, cfg, progress=progress)
+    meter = CooccurrenceMeter((synthetic_spec(root) or {}).get('waves', {}).get('val', []))
+    scores['segmentation, multi-scale + flip'] = evaluate(
+        learn.model, val, cfg, progress=progress, on_pred=lambda i, p, t: meter.update(p, t, Path(val.img_files[i]).stem))
     t2 = time.time()
     if n_pseudo != 0:
         idxs = None if n_pseudo is None else list(range(min(n_pseudo, len(train))))
         scores['pseudo labels (train, CAM + CRF)'] = pseudo_labels(learn.model, train, cfg, crf=True, idxs=idxs, progress=progress)
     t3 = time.time()
     learn.cls_f1 = float(m['cls_f1'].value)
-    return learn, scores, dict(train=t1 - t0, evaluate=t2 - t1, pseudo=t3 - t2)
+    return learn, scores, meter.rates(), dict(train=t1 - t0, evaluate=t2 - t1, pseudo=t3 - t2)
 
 # %% ../nbs/12_demo.ipynb #2bd9fb3b
 def results_table(rows,             # (name, dict with `miou` and per-class `iou`) pairs, or a dict of them
@@ -130,45 +132,77 @@ def _jsonable(v):
     return v
 
 # %% ../nbs/12_demo.ipynb #cc5828c8
+def fully_supervised_bound(path=None)->dict|None:
+    "The committed result of `benchmarks/bench_demo_bounds.py`: the demo network trained on the true masks (None if absent)."
+    from cpdgl.core import DEMO_WEIGHTS
+    path = Path(path or DEMO_WEIGHTS.parent/'demo_bound.json')
+    return json.loads(path.read_text()) if path.exists() else None
+
+def cooccurrence_table(rates:dict)->str:
+    "Plain-text table of the co-occurrence false-positive rates (%) of each run: biased context beside its control."
+    pairs = [('box on waves background', 'box on plain background'), ('ring on cross', 'ring on other objects'),
+             ('ring around cross', 'ring around other objects')]
+    w = max(len(n) for n in rates) + 2
+    head = f"{'':<{w}}" + ''.join(f'{a:>{len(a) + 3}}{"(control)":>11}' for a, _ in pairs)
+    fmt = lambda v: '-' if v != v else f'{100 * v:.1f}'
+    rows = [f'{n:<{w}}' + ''.join(f"{fmt(r[a]['rate']):>{len(a) + 3}}{fmt(r[b]['rate']):>11}" for a, b in pairs) for n, r in rates.items()]
+    return '\n'.join([head, '-' * len(head), *rows])
+
 def run_demo(out='runs/demo',       # folder of everything the demo writes
-             root=None,             # dataset root (default: `data_root` of the demo preset); written if absent
+             root=None,             # dataset root (default: `data_root` of the demo preset); written if absent or stale
              ablation:bool=False,   # also train the ToCo-losses-only ablation (same steps)
+             scratch:bool=False,    # train from scratch instead of the shipped pretrained backbone
              n_pseudo:int=96,       # score the pseudo labels of this many training images (0: none, None: all)
+             data_seed:int=DEMO_DATA['seed'],      # seed of the synthetic dataset
+             n_train:int=DEMO_DATA['n_train'],     # its training images
+             n_val:int=DEMO_DATA['n_val'],         # its validation images
              progress:bool=True,    # progress bars
              **overrides,           # config values for both runs (e.g. max_iters)
             )->dict:
-    "Train and score the demo (and its ablation), print the table, write metrics.json and the PNGs; return the metrics."
+    "Train and score the demo (and its ablation), print the tables, write metrics.json and the PNGs; return the metrics."
     t_start, out = time.time(), Path(out)
-    cfg = demo_config(**overrides)
-    root = data_root(cfg, root)
-    if not (root/'ImageSets'/'Segmentation'/'val.txt').exists():
-        print(f"writing the synthetic dataset to {root}"); make_synthetic_voc(root)
+    cfg = demo_config(scratch=scratch, **overrides)
+    root = make_synthetic_voc(data_root(cfg, root), n_train=n_train, n_val=n_val, seed=data_seed, verbose=progress)
     cfg = cfg.replace(data_root=str(root))
     val = VOCSource(root, 'val')
     runs = {'CPDGL': cfg}
-    if ablation: runs['ToCo losses only'] = demo_config(ablation=True, **{**overrides, 'data_root': str(root)})
-    learns, rows, res = {}, [], dict(config=cfg.to_dict(), runs={}, baselines={})
+    if ablation: runs['ToCo losses only'] = demo_config(ablation=True, scratch=scratch, **{**overrides, 'data_root': str(root)})
+    learns, rows, cooc = {}, [], {}
+    res = dict(config=cfg.to_dict(), dataset=synthetic_spec(root), runs={}, baselines={})
+    res['dataset'].pop('waves', None)
     for name, c in runs.items():
-        print(f"training {name}: {c.max_iters} steps, batch {c.batch_size}, crop {c.crop_size} on the CPU")
+        print(f"training {name}: {c.max_iters} steps, batch {c.batch_size}, crop {c.crop_size} on the CPU, "
+              + ('from scratch' if not c.pretrained else f'from {Path(c.weights_file).name}'))
         sub = out/('cpdgl' if name == 'CPDGL' else 'toco_only')
-        learn, scores, secs = train_and_score(c, root, sub, n_pseudo=n_pseudo, progress=progress)
+        learn, scores, cooc[name], secs = train_and_score(c, root, sub, n_pseudo=n_pseudo, progress=progress)
         learns[name] = learn
         rows.append((f'# {name}', None))
         rows += [(f'  {k}', s) for k, s in scores.items()]
         res['runs'][name] = dict(scores={k: {kk: s[kk] for kk in ('miou', 'iou', 'precision', 'recall')} for k, s in scores.items()},
-                                 cls_f1=learn.cls_f1, seconds=secs, checkpoint=str(sub/'last.pth'), w_lcl=c.w_lcl, w_pcl=c.w_pcl)
+                                 cooccurrence=cooc[name], cls_f1=learn.cls_f1, seconds=secs, checkpoint=str(sub/'last.pth'),
+                                 w_lcl=c.w_lcl, w_pcl=c.w_pcl, pretrained=c.pretrained)
     rows.append(('# baselines (val)', None))
     for k, s in baseline_scores(val, cfg, root).items():
         rows.append((f'  {k}', s)); res['baselines'][k] = s
-    table = results_table(rows, val.classes)
-    res['table'] = table
+    bound = fully_supervised_bound()
+    if bound is not None:
+        same = bound.get('dataset') == res['dataset']
+        rows += [('# bound (val)', None), ('  fully supervised, true masks' + ('' if same else ' (of the default dataset)'), bound)]
+        res['bound'] = bound
+    res['table'], res['cooccurrence_table'] = results_table(rows, val.classes), cooccurrence_table(cooc)
     plot_losses(learns, out/'loss_curves.png')
     save_overlays(learns['CPDGL'].model, val, cfg, out/'overlays.png')
     res['seconds'] = time.time() - t_start
     (out/'metrics.json').write_text(json.dumps(_jsonable(res), indent=1))
     seg = res['runs']['CPDGL']['scores']['segmentation, multi-scale + flip']['miou']
-    print(f"\nsynthetic val split ({len(val)} images), mIoU and per-class IoU in %:\n{table}")
-    print(f"\nsegmentation mIoU of CPDGL (multi-scale + flip, as cpdgl_eval): {100 * seg:.1f}")
+    colour = max(res['baselines'][k]['miou'] for k in ('colour rule', 'colour rule + image labels'))
+    print(f"\nsynthetic val split ({len(val)} images), mIoU and per-class IoU in %:\n{res['table']}")
+    print(f"\nco-occurrence: false-positive rate (%) of the biased class on its context, beside a control context\n"
+          f"(multi-scale + flip segmentation of the val split):\n{res['cooccurrence_table']}")
+    print(f"\nsegmentation mIoU of CPDGL (multi-scale + flip, as cpdgl_eval): {100 * seg:.1f}, "
+          f"{seg / colour:.1f}x the better colour rule"
+          + (f", {100 * seg / bound['miou']:.0f}% of the fully supervised bound ({100 * bound['miou']:.1f}, "
+             f"benchmarks/bench_demo_bounds.py, committed result)" if bound else ''))
     print(f"done in {res['seconds'] / 60:.1f} min. Written to {out.resolve()}:\n"
           f"  metrics.json       every score above, per class, and the timings\n"
           f"  overlays.png       validation images: CAMs, segmentation, ground truth\n"
@@ -183,11 +217,16 @@ def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
                data:str=None,            # dataset root (default: ~/.cpdgl/data/synthetic, or $CPDGL_DATA/synthetic)
                max_iters:int=None,       # training steps of each run (default: the demo preset's)
                ablation:bool=False,      # also train the ToCo-losses-only ablation (as long again)
+               scratch:bool=False,       # train from scratch instead of the shipped pretrained backbone
+               data_seed:int=DEMO_DATA['seed'],    # seed of the synthetic dataset (another seed: other images)
+               n_train:int=DEMO_DATA['n_train'],   # training images of the synthetic dataset
+               n_val:int=DEMO_DATA['n_val'],       # validation images of the synthetic dataset
                n_pseudo:int=96,          # training images whose pseudo labels are scored (0: none, -1: all)
                threads:int=None,         # torch CPU threads (default: torch's choice)
               ):
-    "Train CPDGL on the synthetic dataset on the CPU, evaluate it, compare with an ablation and baselines."
+    "Train CPDGL on the synthetic dataset on the CPU, evaluate it, compare with an ablation, baselines and the fully supervised bound."
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if threads: torch.set_num_threads(threads)
     kw = {} if max_iters is None else dict(max_iters=max_iters)
-    run_demo(out, data, ablation=ablation, n_pseudo=None if n_pseudo < 0 else n_pseudo, **kw)   # returns None: a console script's exit status
+    run_demo(out, data, ablation=ablation, scratch=scratch, data_seed=data_seed, n_train=n_train, n_val=n_val,
+             n_pseudo=None if n_pseudo < 0 else n_pseudo, **kw)   # returns None: a console script's exit status

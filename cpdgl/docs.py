@@ -111,6 +111,7 @@ def _tidy(nb, doc_url:str)->dict:
             if src.strip().startswith('<!-- WARNING') or not src.strip(): continue
             c.source = _RE_ATTR.sub('', src.replace(doc_url, ''))
             c.source = re.sub(r'\]\((?:nbs/)?([\w.\-]+)\.ipynb(#[^)]*)?\)', lambda m: f"]({page_name(m.group(1)+'.ipynb')}{m.group(2) or ''})", c.source)
+            c.source = c.source.replace('](nbs/images/', '](images/')   # pictures: nbs/images/ is copied beside the pages
             cells.append(c); continue
         d = _directives(src)
         c.source = '\n'.join(l for l in src.splitlines() if not _RE_DIR.match(l)).strip()
@@ -248,6 +249,7 @@ def build_site(
         if not quiet: print(f"  {p.name} -> {page_name(p)} ({time.time()-t0:.1f} s)", flush=True)
     if dest.exists(): shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    if (nbs_path/'images').is_dir(): shutil.copytree(nbs_path/'images', dest/'images')
     (dest/'site.css').write_text(_site_css())
     pages = [(n, t if n != 'index.html' else 'Home') for n, t, _, _ in done]
     for n, t, lead, body in done:
