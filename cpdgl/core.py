@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c5b74bec
 from __future__ import annotations
-import dataclasses, difflib, importlib.resources, json, os, random, typing
+import dataclasses, difflib, importlib.resources, json, math, os, random, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -138,8 +138,10 @@ class CPDGLConfig:
         "Read a config written by `save`."
         path = Path(path)
         if not path.exists(): raise FileNotFoundError(f"No config file at {path}")
+        if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the config JSON file inside it (e.g. {path/'config.json'})")
         try: d = json.loads(path.read_text())
         except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON: {e}") from None
+        if not isinstance(d, dict): raise ValueError(f"{path} must hold a JSON object of config fields, not a {type(d).__name__}")
         return cls.from_dict(d)
 
 # %% ../nbs/00_core.ipynb #c5fcf39c
@@ -176,6 +178,14 @@ def _validate(c):
     need(0 < c.local_size <= c.crop_size, f"local_size ({c.local_size}) must be in (0, crop_size={c.crop_size}]")
     need(0 <= c.low_thre <= c.bkg_thre <= c.high_thre <= 1,
          f"thresholds must satisfy 0 <= low_thre <= bkg_thre <= high_thre <= 1, got {c.low_thre}, {c.bkg_thre}, {c.high_thre}")
+    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden'):
+        need(getattr(c, k) > 0, f"Config '{k}' must be positive, got {getattr(c, k)}")
+    for k in ('w_ptc', 'w_lcl', 'w_pcl', 'w_seg', 'w_reg', 'crf_iters', 'num_workers', 'weight_decay', 'head_lr_mult',
+              'poly_power', 'clip_grad', 'warmup_ratio'):
+        need(math.isfinite(getattr(c, k)) and getattr(c, k) >= 0, f"Config '{k}' must be a finite number >= 0, got {getattr(c, k)}")
+    need(math.isfinite(c.lr), f"Config 'lr' must be finite, got {c.lr}")
+    need(not 0 <= c.ignore_index < c.num_classes, f"ignore_index ({c.ignore_index}) must not be a class index (0..{c.num_classes - 1})")
+    need(0 <= c.tag_threshold <= 1, f"tag_threshold is a fraction of a crop's pixels and must be in [0, 1], got {c.tag_threshold}")
     need(c.bank_size > 0 and c.bank_size % c.keys_per_step == 0,
          f"bank_size ({c.bank_size}) must be a positive multiple of the keys enqueued per step, "
          f"batch_size*(2+n_local) = {c.keys_per_step}")
@@ -183,13 +193,11 @@ def _validate(c):
         need(0 <= getattr(c, k) <= 1, f"Config '{k}' is a fraction of the run and must be in [0, 1], got {getattr(c, k)}")
     need(c.stage_contrast_frac <= c.stage_all_frac, "stage_contrast_frac must not come after stage_all_frac")
     for k in ('ema_momentum', 'proto_momentum'): need(0 <= getattr(c, k) < 1, f"Config '{k}' must be in [0, 1), got {getattr(c, k)}")
-    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden'):
-        need(getattr(c, k) > 0, f"Config '{k}' must be positive, got {getattr(c, k)}")
     for k in ('lr', 'temp_lcl', 'temp_pcl', 'reg_sigma_rgb', 'reg_sigma_xy'): need(getattr(c, k) > 0, f"Config '{k}' must be positive, got {getattr(c, k)}")
     need(0 < c.reg_scale <= 1, f"reg_scale must be in (0, 1], got {c.reg_scale}")
     need(len(c.scale_range) == 2 and 0 < c.scale_range[0] <= c.scale_range[1], f"scale_range must be (low, high) with 0 < low <= high, got {c.scale_range}")
     need(len(c.cam_scales) > 0 and all(s > 0 for s in c.cam_scales), f"cam_scales must be positive, got {c.cam_scales}")
-    need(len(c.eval_scales) > 0 and all(s > 0 for s in c.eval_scales), f"eval_scales must be positive, got {c.eval_scales}")
+    need(len(c.eval_scales) > 0 and all(0.1 <= s <= 4 for s in c.eval_scales), f"eval_scales must be in [0.1, 4], got {c.eval_scales}")
     need(c.aux_layer < 0, f"aux_layer counts blocks from the end and must be negative, got {c.aux_layer}")
 
 # %% ../nbs/00_core.ipynb #ec6a89a0
