@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.script import call_parse
-from .core import CPDGLConfig, get_config
+from .core import CPDGLConfig, get_config, DEMO_WEIGHTS
 from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshold_baseline, CooccurrenceMeter,
                                   DEMO_DATA)
 from .data.sources import VOCSource
@@ -134,7 +134,6 @@ def _jsonable(v):
 # %% ../nbs/12_demo.ipynb #cc5828c8
 def fully_supervised_bound(path=None)->dict|None:
     "The committed result of `benchmarks/bench_demo_bounds.py`: the demo network trained on the true masks (None if absent)."
-    from cpdgl.core import DEMO_WEIGHTS
     path = Path(path or DEMO_WEIGHTS.parent/'demo_bound.json')
     return json.loads(path.read_text()) if path.exists() else None
 

@@ -198,12 +198,12 @@ _STAMP = 'synthetic.json'                                      # the version sta
 
 def _write_one(args):
     "Draw image `i` of a split and write its JPEG (and mask PNG); return whether its background is waves."
-    root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality = args
+    root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality, pal = args
     img, mask, waves = draw_sample(np.random.default_rng([seed, stream, i]), h, w, bias_bg, bias_pair)
     name = f'{split}_{i:06d}'
     Image.fromarray(img).save(root/'JPEGImages'/f'{name}.jpg', quality=quality)
     if split != 'test':
-        m = Image.fromarray(mask, mode='P'); m.putpalette(voc_palette().flatten().tolist())
+        m = Image.fromarray(mask, mode='P'); m.putpalette(pal)
         m.save(root/'SegmentationClassAug'/f'{name}.png')
     return waves
 
@@ -251,9 +251,9 @@ def make_synthetic_voc(root,                             # folder to write (VOC2
     for d in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'): (root/d).mkdir(parents=True, exist_ok=True)
     n_all = n_train + n_val + n_test
     if n_workers is None: n_workers = num_cpus() if n_all >= 500 else 0
-    lists, waves = {}, {}
+    lists, waves, pal = {}, {}, voc_palette().flatten().tolist()
     for split, n, stream in (('train', n_train, 0), ('val', n_val, 1), ('test', n_test, 2)):
-        args = [(root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality) for i in range(n)]
+        args = [(root, split, stream, i, h, w, seed, bias_bg, bias_pair, quality, pal) for i in range(n)]
         flags = parallel(_write_one, args, n_workers=n_workers, progress=verbose and n >= 500, chunksize=64) if n else []
         lists[split] = [f'{split}_{i:06d}' for i in range(n)]
         waves[split] = [name for name, f in zip(lists[split], flags) if f]
@@ -355,7 +355,7 @@ class CooccurrenceMeter:
         "Add one image: its label map `pred`, ground truth `mask` and file name (stem)."
         pred, mask = np.asarray(pred), np.asarray(mask)
         bg, box, ring = mask == 0, pred == _BIAS_CLASS, pred == _PAIR[1]
-        cross, other = mask == _PAIR[0], np.isin(mask, [c for c in range(1, len(SYNTH_CLASSES)) if c not in (_PAIR + (255,))])
+        cross, other = mask == _PAIR[0], np.isin(mask, [c for c in range(1, len(SYNTH_CLASSES)) if c not in _PAIR])
         self._add('box on waves background' if name in self.waves else 'box on plain background', box, bg)
         self._add('ring on cross', ring, cross); self._add('ring on other objects', ring, other)
         if not (mask == _PAIR[1]).any():
