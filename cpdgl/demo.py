@@ -8,12 +8,12 @@ import json, os, time
 from pathlib import Path
 import numpy as np
 import torch
-from fastcore.script import call_parse
 from .core import CPDGLConfig, get_config, DEMO_WEIGHTS
+from .script import command, describe_config
 from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshold_baseline, CooccurrenceMeter,
-                                  DEMO_DATA)
+                                  DEMO_DATA, GENERATOR_VERSION)
 from .data.sources import VOCSource
-from .data.block import cpdgl_dataloaders, data_root
+from .data.block import cpdgl_dataloaders, data_root as dataset_root
 from .metrics import ConfusionMatrix
 from .inference import evaluate
 from .predict import pseudo_labels, show_source
@@ -161,7 +161,7 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
     "Train and score the demo (and its ablation), print the tables, write metrics.json and the PNGs; return the metrics."
     t_start, out = time.time(), Path(out)
     cfg = demo_config(scratch=scratch, **overrides)
-    root = make_synthetic_voc(data_root(cfg, root), n_train=n_train, n_val=n_val, seed=data_seed, verbose=progress)
+    root = make_synthetic_voc(dataset_root(cfg, root), n_train=n_train, n_val=n_val, seed=data_seed, verbose=progress)
     cfg = cfg.replace(data_root=str(root))
     val = VOCSource(root, 'val')
     runs = {'CPDGL': cfg}
@@ -211,9 +211,9 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
     return res
 
 # %% ../nbs/12_demo.ipynb #059034e9
-@call_parse
+@command(data_root=dict(aliases=('--data',)))
 def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
-               data:str=None,            # dataset root (default: ~/.cpdgl/data/synthetic, or $CPDGL_DATA/synthetic)
+               data_root:str=None,       # dataset root (default: ~/.cpdgl/data/synthetic, or $CPDGL_DATA/synthetic)
                max_iters:int=None,       # training steps of each run (default: the demo preset's)
                ablation:bool=False,      # also train the ToCo-losses-only ablation (as long again)
                scratch:bool=False,       # train from scratch instead of the shipped pretrained backbone
@@ -222,10 +222,29 @@ def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
                n_val:int=DEMO_DATA['n_val'],       # validation images of the synthetic dataset
                n_pseudo:int=96,          # training images whose pseudo labels are scored (0: none, -1: all)
                threads:int=None,         # torch CPU threads (default: torch's choice)
+               dry_run:bool=False,       # print the runs, the dataset and what would be written, and stop
               ):
     "Train CPDGL on the synthetic dataset on the CPU, evaluate it, compare with an ablation, baselines and the fully supervised bound."
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if threads: torch.set_num_threads(threads)
     kw = {} if max_iters is None else dict(max_iters=max_iters)
-    run_demo(out, data, ablation=ablation, scratch=scratch, data_seed=data_seed, n_train=n_train, n_val=n_val,
+    if dry_run: return _demo_dry_run(out, data_root, ablation, scratch, data_seed, n_train, n_val, **kw)
+    run_demo(out, data_root, ablation=ablation, scratch=scratch, data_seed=data_seed, n_train=n_train, n_val=n_val,
              n_pseudo=None if n_pseudo < 0 else n_pseudo, **kw)   # returns None: a console script's exit status
+
+def _demo_dry_run(out, root, ablation, scratch, data_seed, n_train, n_val, **overrides):
+    "What `cpdgl_demo` would run, read and write."
+    cfg = demo_config(scratch=scratch, **overrides)
+    root, out = dataset_root(cfg, root), Path(out)
+    spec = synthetic_spec(root) or {}
+    ready = spec.get('generator') == GENERATOR_VERSION and [spec.get(k) for k in ('n_train', 'n_val', 'seed')] == [n_train, n_val, data_seed]
+    print("cpdgl_demo --dry_run: everything resolved; nothing was run")
+    print("config of the CPDGL run:"); print(describe_config(cfg))
+    print(f"runs: CPDGL{' and ToCo losses only (w_lcl = w_pcl = 0)' if ablation else ''}, {cfg.max_iters} steps each")
+    print(f"dataset: synthetic at {root}: " + (f"found ({n_train} training, {n_val} val images)" if ready else
+          f"drawn there first ({n_train} training, {n_val} val images, seed {data_seed})"))
+    print(f"backbone: {'random initialisation' if not cfg.pretrained else cfg.weights_file or 'the timm hub'}")
+    print("would write:")
+    for f in ['cpdgl/config.json', 'cpdgl/last.pth'] + (['toco_only/last.pth'] if ablation else []) + ['metrics.json', 'loss_curves.png', 'overlays.png']:
+        print(f"  {out/f}")
+

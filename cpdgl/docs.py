@@ -7,7 +7,7 @@ from __future__ import annotations
 import html, importlib, inspect, json, os, re, shutil, subprocess, sys, time
 from contextlib import contextmanager
 from pathlib import Path
-from fastcore.script import call_parse
+from .script import command
 
 # %% auto #0
 __all__ = ['readme_text', 'write_readme', 'cpdgl_readme', 'page_name', 'doc_notebooks', 'process_notebook', 'render_body',
@@ -57,13 +57,18 @@ def _in_dir(path):
     finally: os.chdir(old)
 
 # %% ../nbs/11_docs.ipynb #49443b84
-@call_parse
+@command()
 def cpdgl_readme(
     nb_path:str='nbs/index.ipynb', # front page notebook, relative to the repository root
     dest:str='README.md',          # Markdown file to write, relative to the repository root
+    dry_run:bool=False,            # say whether the README is up to date, write nothing
 ):
     "Write README.md from the front page notebook (works without quarto)."
     root = _repo_root()
+    if dry_run:
+        same = (root/dest).exists() and (root/dest).read_text() == readme_text(root/nb_path)
+        print(f"cpdgl_readme --dry_run: {root/dest} {'is up to date with' if same else 'would be rewritten from'} {root/nb_path}")
+        return
     out = write_readme(root/nb_path, root/dest)
     print(f"wrote {out}")
 
@@ -304,15 +309,21 @@ def check_site(dest='_docs', nbs_path='nbs', lib_name:str='cpdgl')->list:
     return problems
 
 # %% ../nbs/11_docs.ipynb #52cb2523
-@call_parse
+@command()
 def cpdgl_docs(
     dest:str='_docs',      # output folder, relative to the repository root
     fallback:bool=False,   # build the static HTML site even when quarto is installed
     check:bool=False,      # check that every module page documents its exported functions; exit 1 if not
+    dry_run:bool=False,    # list the pages it would build and where, build nothing
 ):
     "Build the docs site from the notebooks: `nbdev_docs` with quarto, else a static HTML site in `dest`."
     root = _repo_root()
     t0 = time.time()
+    if dry_run:
+        nbs = doc_notebooks(root/'nbs')
+        print(f"cpdgl_docs --dry_run: {len(nbs)} pages into {root/dest} "
+              f"({'nbdev_docs' if shutil.which('quarto') and not fallback else 'static HTML'}{', then checked' if check else ''})")
+        return
     with _in_dir(root):
         if shutil.which('quarto') and not fallback:
             subprocess.run(['nbdev_docs'], check=True)

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import num_cpus
 from fastcore.parallel import parallel
-from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 from safetensors.torch import save_file, load_file
 from torch import nn
 from .core import CPDGLConfig, get_config, seed_everything, DEMO_WEIGHTS
+from .script import command
 from .data.block import normalize
 from .data.synthetic import draw_sample, PRETEXT_CLASSES
 from .metrics import MultilabelF1
@@ -146,7 +146,7 @@ def pretrain_backbone(out=DEMO_WEIGHTS,           # weights file to write
     return dict(meta, history=hist, path=str(out), model=model)
 
 # %% ../nbs/13_pretrain.ipynb #9354b2fc
-@call_parse
+@command()
 def cpdgl_pretrain(out:str=str(DEMO_WEIGHTS),        # weights file to write (default: the file the demo preset loads)
                    steps:int=PRETRAIN['steps'],       # optimisation steps
                    batch_size:int=PRETRAIN['batch_size'], # images per step
@@ -155,10 +155,16 @@ def cpdgl_pretrain(out:str=str(DEMO_WEIGHTS),        # weights file to write (de
                    lr:float=PRETRAIN['lr'],           # peak learning rate
                    seed:int=PRETRAIN['seed'],         # seed of the corpus and of training
                    threads:int=None,                  # torch CPU threads (default: torch's choice)
+                   dry_run:bool=False,                # print the recipe and the file it would write, and stop
                   ):
     "Pretrain the demo backbone on synthetic shapes of other classes than the demo's and write its weights."
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if threads: torch.set_num_threads(threads)
+    if dry_run:
+        print(f"cpdgl_pretrain --dry_run: {steps} steps of {batch_size} images at crop {crop} (lr {lr}, seed {seed}) on "
+              f"{n_images} drawn images of {', '.join(PRETEXT_CLASSES[1:])}; would write {out}")
+        return
     r = pretrain_backbone(out, steps=steps, batch_size=batch_size, n_images=n_images, crop=crop, lr=lr, seed=seed)
     for h in r['history']: print(f"step {h['step']:>5}  top-1 {h['top1']:.3f}  exact {h['exact']:.3f}  F1 {h['f1']:.3f}")
     print(f"wrote {r['path']} in {r['seconds'] / 60:.1f} min")
+

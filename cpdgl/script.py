@@ -132,6 +132,7 @@ def command_parser(f, prog:str=None)->CommandParser:
         typ = _ANNO.get(anno if isinstance(anno, str) else getattr(anno, '__name__', ''), str)
         h = (info['docment'] or '').replace('%', '%%')
         kw = dict(spec['argspec'].get(name, {}))
+        aliases = tuple(kw.pop('aliases', ()))
         if name in spec['positional']:
             p.add_argument(f'_pos_{name}', metavar=name.upper(), nargs='?', default=None, help=h)
             h = f"the same as the positional {name.upper()}"
@@ -139,7 +140,7 @@ def command_parser(f, prog:str=None)->CommandParser:
         elif typ is list: kw = dict(nargs='*', default=default, **kw)
         else: kw = {'type': typ, 'default': default, **kw}
         if default not in (None, False, inspect.Parameter.empty) and typ is not bool: h += f" (default {_short(default)})"
-        own.add_argument(f"--{name}", dest=name, help=h, **kw)
+        own.add_argument(f"--{name}", *aliases, dest=name, help=h, **kw)
     if spec['config']:
         types, infos = field_types(), docments(CPDGLConfig, full=True)
         for group, names in config_groups().items():
@@ -171,7 +172,7 @@ def _run_as_script(frame)->bool:
 
 def command(config:bool=False,    # an option for every config field (passed to the function as keyword arguments)
             positional=(),        # parameters that are also positional arguments, in order
-            **argspec,            # extra argparse arguments of a parameter, e.g. resume=dict(nargs='?', const='last')
+            **argspec,            # extra argparse arguments of a parameter, e.g. resume=dict(nargs='?', const='last'), or its aliases=('--data',)
            ):
     "Decorator: make a function a console script whose parser `command_parser` generates."
     def deco(f):
