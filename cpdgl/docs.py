@@ -11,7 +11,8 @@ from .script import command
 
 # %% auto #0
 __all__ = ['readme_text', 'write_readme', 'cpdgl_readme', 'page_name', 'doc_notebooks', 'process_notebook', 'render_body',
-           'build_site', 'documented_objects', 'check_site', 'cpdgl_docs']
+           'build_site', 'documented_objects', 'check_site', 'figure_cells', 'missing_figures', 'keep_figures',
+           'cpdgl_docs']
 
 # %% ../nbs/11_docs.ipynb #93c1a817
 _DIRECTIVE = re.compile(r'^\s*#\s*\|')
@@ -308,12 +309,64 @@ def check_site(dest='_docs', nbs_path='nbs', lib_name:str='cpdgl')->list:
             elif doc not in text: problems.append(f"{page.name}: docstring of {name} not shown")
     return problems
 
+# %% ../nbs/11_docs.ipynb #d192b9af
+_FIG = re.compile(r'\bplt\.|\.show_batch\(|\bshow_\w+\(|\bplot_\w+\(|\.imshow\(|\.savefig\(')
+
+def figure_cells(nb_path)->list:
+    "The ids of the shown code cells of a notebook that draw a figure (matplotlib, fastai's and cpdgl's `show_*`)."
+    nb = json.loads(Path(nb_path).read_text())
+    return [c.get('id') for c in nb['cells'] if c['cell_type'] == 'code' and not _is_hidden(c) and _FIG.search(_cell_src(c))]
+
+def _pictures(cell)->list: return [o for o in cell.get('outputs', []) if {'image/png', 'image/jpeg'} & set(o.get('data', {}))]
+
+def _compact(out:dict)->dict:
+    "A picture output with only its image, as JPEG when that is less than half the PNG (pictures of images compress badly as PNG)."
+    import base64, io
+    from PIL import Image
+    data = out['data']
+    if 'image/png' in data:
+        png = base64.b64decode(data['image/png'])
+        buf = io.BytesIO(); Image.open(io.BytesIO(png)).convert('RGB').save(buf, 'JPEG', quality=85)
+        data = ({'image/jpeg': base64.b64encode(buf.getvalue()).decode()} if buf.tell() < len(png) / 2
+                else {'image/png': data['image/png']})
+    else: data = {'image/jpeg': data['image/jpeg']}
+    return dict(output_type='display_data', metadata={}, data=data)
+
+def missing_figures(nbs_path='nbs')->list:
+    "Problems: figure cells of the documentation's notebooks that store no picture."
+    out = []
+    for p in doc_notebooks(nbs_path):
+        cells = {c.get('id'): c for c in json.loads(p.read_text())['cells']}
+        out += [f"{p.name}: figure cell {i} has no picture (cpdgl_docs --figures nbs/{p.name})" for i in figure_cells(p) if not _pictures(cells[i])]
+    return out
+
+def keep_figures(nb_path, dpi:int=60)->int:
+    "Run the notebook `nb_path` (slow cells too), keep the pictures of its figure cells at `dpi`, clear all other outputs; the pictures kept."
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    nb_path = Path(nb_path).resolve()
+    nb, figs = read_nb(nb_path), set(figure_cells(nb_path))
+    skip = lambda c: c.cell_type != 'code' or _directives(c.source).get('eval') == 'false'
+    sh = CaptureShell(path=nb_path.parent)
+    sh.run("%matplotlib inline")
+    sh.run("from matplotlib_inline.backend_inline import set_matplotlib_formats; set_matplotlib_formats('png')")
+    sh.run(f"import matplotlib; matplotlib.rcParams.update({{'figure.dpi': {dpi}, 'savefig.dpi': {dpi}}})")
+    with _in_dir(nb_path.parent): sh.run_all(nb, exc_stop=True, preproc=skip)
+    n = 0
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        c.outputs = [_compact(o) for o in _pictures(c)][:4] if c.get('id') in figs else []
+        n += len(c.outputs); c.execution_count = None
+    write_nb(nb, nb_path)
+    return n
+
 # %% ../nbs/11_docs.ipynb #52cb2523
 @command()
 def cpdgl_docs(
     dest:str='_docs',      # output folder, relative to the repository root
     fallback:bool=False,   # build the static HTML site even when quarto is installed
-    check:bool=False,      # check that every module page documents its exported functions; exit 1 if not
+    check:bool=False,      # check every module page documents its exported functions and every figure cell has its picture; exit 1 if not
+    figures:list=None,     # notebooks whose figure cells are run and their pictures stored (`keep_figures`) first
     dry_run:bool=False,    # list the pages it would build and where, build nothing
 ):
     "Build the docs site from the notebooks: `nbdev_docs` with quarto, else a static HTML site in `dest`."
@@ -324,6 +377,8 @@ def cpdgl_docs(
         print(f"cpdgl_docs --dry_run: {len(nbs)} pages into {root/dest} "
               f"({'nbdev_docs' if shutil.which('quarto') and not fallback else 'static HTML'}{', then checked' if check else ''})")
         return
+    for f in figures or []:
+        print(f"{f}: {keep_figures(f)} pictures kept")
     with _in_dir(root):
         if shutil.which('quarto') and not fallback:
             subprocess.run(['nbdev_docs'], check=True)
@@ -334,7 +389,7 @@ def cpdgl_docs(
         pages = build_site(root/'nbs', root/dest)
         print(f"{len(pages)} pages in {time.time()-t0:.0f} s; open {root/dest/'index.html'}")
         if check:
-            problems = check_site(root/dest, root/'nbs')
+            problems = check_site(root/dest, root/'nbs') + missing_figures(root/'nbs')
             for p in problems: print('PROBLEM', p)
             print(f"docs check: {len(pages)} pages, {len(problems)} problems")
             if problems: sys.exit(1)
