@@ -4,15 +4,43 @@
 
 # %% ../nbs/00_core.ipynb #c5b74bec
 from __future__ import annotations
-import dataclasses, difflib, importlib.resources, json, math, os, random, typing
+import contextlib, dataclasses, difflib, errno, importlib.resources, json, math, os, random, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['Tuple3', 'DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CPDGLConfig', 'get_config',
-           'voc_palette', 'seed_everything', 'default_device']
+__all__ = ['Tuple3', 'DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'atomic_write', 'CPDGLConfig',
+           'get_config', 'voc_palette', 'seed_everything', 'default_device']
+
+# %% ../nbs/00_core.ipynb #977a0b8a
+def _no_space(e)->bool:
+    "Whether `e`, or an exception it was raised from, is a full-disk error."
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC: return True
+        e = e.__cause__ or e.__context__
+    return False
+
+@contextlib.contextmanager
+def atomic_write(path, # the file to write; its folder is made
+                 mode:str='wb'): # 'wb' or 'w'
+    "Write through a file object to a temporary file next to `path`, flushed to disk, then renamed over `path`."
+    path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f"{path} is a folder, not a file: remove it or write elsewhere")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp')
+    try:
+        with open(tmp, mode) as f:
+            yield f
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except Exception as e:
+        if _no_space(e): raise OSError(errno.ENOSPC, f"No space left on the device while writing {path}: free some space "
+                                       f"(or write elsewhere) and try again; the previous {path.name}, if any, is unchanged") from None
+        raise
+    finally:
+        if tmp.exists(): tmp.unlink()   # a failed write leaves no partial file behind
 
 # %% ../nbs/00_core.ipynb #63cc8140
 Tuple3 = typing.Tuple[float, float, float]
@@ -23,13 +51,14 @@ class CPDGLConfig:
     # --- data ---
     dataset: str = 'voc'                      # 'voc', 'coco', 'synthetic' or 'folder'
     data_root: str = ''                       # dataset root; '' means the preset's default location
-    num_classes: int = 21                     # C, classes including background
+    num_classes: int = 21                     # C, classes including background; 0: as many as the dataset names (folder datasets, classes.txt)
     crop_size: int = 448                      # S, side of the square training crop
     scale_range: tuple = (0.5, 2.0)           # random rescale of the main view
     global_crop_scale: tuple = (0.4, 1.0)     # random-resized-crop scale of the second global view
     ignore_index: int = 255                   # label value ignored by every pixel-level loss and metric
     batch_size: int = 4                       # images per process
     num_workers: int = 4                      # DataLoader worker processes
+    bad_images: str = 'error'                 # an image that cannot be read or does not fit its mask: 'error' stops before training, 'skip' leaves it out with a warning
     # --- network ---
     backbone: str = 'vit_base_patch16_224.orig_in21k_ft_in1k'  # any timm ViT (default: the reference ImageNet-21k→1k ViT-B/16)
     pretrained: bool = True                   # load ImageNet weights (hub or `weights_file`)
@@ -86,6 +115,8 @@ class CPDGLConfig:
     grad_accum: int = 1                       # micro-batches per optimiser step
     clip_grad: float = 0.                     # max gradient norm; 0 disables clipping
     seed: int = 0                             # seed of everything random
+    ckpt_every_min: float = 10.               # also write last.pth every this many minutes of training (0: only at validations)
+    max_nonfinite: int = 20                   # stop the run after this many consecutive steps with a non-finite loss or gradient
     # --- evaluation ---
     eval_scales: tuple = (1.0, 1.25, 1.5)     # scales of multi-scale inference
     crf_iters: int = 10                       # dense-CRF mean-field iterations
@@ -94,6 +125,7 @@ class CPDGLConfig:
     crf_bi_sxy: float = 121.                  # bilateral kernel spatial std
     crf_bi_srgb: float = 5.                   # bilateral kernel colour std
     crf_bi_compat: float = 4.                 # bilateral kernel compatibility
+    max_side: int = 2048                      # longer images are segmented at this side and the result upsampled back
 
     def __post_init__(self): _validate(self)
 
@@ -128,10 +160,8 @@ class CPDGLConfig:
 
     def save(self, path)->Path:
         "Write the config as JSON to `path`."
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        with atomic_write(path, 'w') as f: f.write(json.dumps(self.to_dict(), indent=2))
+        return Path(path)
 
     @classmethod
     def load(cls, path)->CPDGLConfig:
@@ -145,7 +175,7 @@ class CPDGLConfig:
         return cls.from_dict(d)
 
 # %% ../nbs/00_core.ipynb #c5fcf39c
-_CHOICES = dict(dataset=('voc', 'coco', 'synthetic', 'folder'), mixed_precision=('', 'bf16', 'fp16'))
+_CHOICES = dict(dataset=('voc', 'coco', 'synthetic', 'folder'), mixed_precision=('', 'bf16', 'fp16'), bad_images=('error', 'skip'))
 
 def _check_keys(d):
     "Raise a `KeyError` naming any key that is not a config field, with the closest valid names."
@@ -170,7 +200,8 @@ def _validate(c):
     def need(ok, msg):
         if not ok: raise ValueError(msg)
     for k, opts in _CHOICES.items(): need(getattr(c, k) in opts, f"Config '{k}' must be one of {opts}, got {getattr(c, k)!r}")
-    need(c.num_classes >= 2, f"num_classes counts background too and must be >= 2, got {c.num_classes}")
+    need(c.num_classes >= 2 or c.num_classes == 0,
+         f"num_classes counts background too and must be >= 2 (or 0: as many as the dataset names), got {c.num_classes}")
     need(c.crop_size % c.patch_size == 0, f"crop_size ({c.crop_size}) must be a multiple of patch_size ({c.patch_size})")
     need(not c.conv_stem or (c.patch_size >= 2 and c.patch_size & (c.patch_size - 1) == 0),
          f"conv_stem needs a power-of-two patch_size (it halves the image log2(p) times), got {c.patch_size}")
@@ -178,10 +209,10 @@ def _validate(c):
     need(0 < c.local_size <= c.crop_size, f"local_size ({c.local_size}) must be in (0, crop_size={c.crop_size}]")
     need(0 <= c.low_thre <= c.bkg_thre <= c.high_thre <= 1,
          f"thresholds must satisfy 0 <= low_thre <= bkg_thre <= high_thre <= 1, got {c.low_thre}, {c.bkg_thre}, {c.high_thre}")
-    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden'):
+    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden', 'max_nonfinite'):
         need(getattr(c, k) > 0, f"Config '{k}' must be positive, got {getattr(c, k)}")
     for k in ('w_ptc', 'w_lcl', 'w_pcl', 'w_seg', 'w_reg', 'crf_iters', 'num_workers', 'weight_decay', 'head_lr_mult',
-              'poly_power', 'clip_grad', 'warmup_ratio'):
+              'poly_power', 'clip_grad', 'warmup_ratio', 'ckpt_every_min'):
         need(math.isfinite(getattr(c, k)) and getattr(c, k) >= 0, f"Config '{k}' must be a finite number >= 0, got {getattr(c, k)}")
     need(math.isfinite(c.lr), f"Config 'lr' must be finite, got {c.lr}")
     need(not 0 <= c.ignore_index < c.num_classes, f"ignore_index ({c.ignore_index}) must not be a class index (0..{c.num_classes - 1})")
@@ -198,6 +229,7 @@ def _validate(c):
     need(len(c.scale_range) == 2 and 0 < c.scale_range[0] <= c.scale_range[1], f"scale_range must be (low, high) with 0 < low <= high, got {c.scale_range}")
     need(len(c.cam_scales) > 0 and all(s > 0 for s in c.cam_scales), f"cam_scales must be positive, got {c.cam_scales}")
     need(len(c.eval_scales) > 0 and all(0.1 <= s <= 4 for s in c.eval_scales), f"eval_scales must be in [0.1, 4], got {c.eval_scales}")
+    need(c.max_side >= 4 * c.patch_size, f"max_side must be at least 4 patches ({4 * c.patch_size} px), got {c.max_side}")
     need(c.aux_layer < 0, f"aux_layer counts blocks from the end and must be negative, got {c.aux_layer}")
 
 # %% ../nbs/00_core.ipynb #ec6a89a0

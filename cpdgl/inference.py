@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_inference.ipynb #76c9020a
 from __future__ import annotations
-import collections, multiprocessing, os
+import collections, multiprocessing, os, warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -14,13 +14,13 @@ from PIL import Image
 import pydensecrf.densecrf as dcrf
 from fastai.vision.core import imagenet_stats
 from fastprogress.fastprogress import progress_bar
-from .core import CPDGLConfig, voc_palette
+from .core import CPDGLConfig, voc_palette, atomic_write
 from .metrics import ConfusionMatrix, scores_table
 
 # %% auto #0
 __all__ = ['crf_params', 'dense_crf', 'default_workers', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png',
-           'voc_submission_path', 'overlay', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'segment_source', 'evaluate',
-           'predict_source', 'check_checkpoint', 'load_model']
+           'voc_submission_path', 'overlay', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'fit_side', 'output_names',
+           'segment_source', 'evaluate', 'predict_source', 'check_checkpoint', 'load_model']
 
 # %% ../nbs/09_inference.ipynb #6217922e
 def crf_params(cfg:CPDGLConfig)->dict:
@@ -94,8 +94,8 @@ def save_label_png(label,              # label map (H,W) with values 0..255 (ten
     if lbl.size and (lbl.min() < 0 or lbl.max() > 255): raise ValueError(f"label values must lie in 0..255, got {lbl.min()}..{lbl.max()}")
     im = Image.fromarray(lbl.astype(np.uint8))
     im.putpalette((voc_palette() if palette is None else np.asarray(palette, dtype=np.uint8)).ravel().tolist())
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    im.save(path); return path
+    with atomic_write(path) as f: im.save(f, format='PNG')
+    return Path(path)
 
 def read_label_png(path)->np.ndarray:
     "The label map (H,W) uint8 of a palette (or grey) PNG."
@@ -166,6 +166,19 @@ def read_ahead(source, idxs, n:int=4):
             if j is not end: q.append((j, ex.submit(read, j)))
             yield i, fut.result()
 
+def fit_side(img:np.ndarray, # uint8 RGB (H,W,3)
+             max_side:int)->np.ndarray: # longest side allowed
+    "`img` itself if no side is longer than `max_side`, else a copy shrunk (aspect ratio kept) to that side."
+    H, W = img.shape[:2]
+    if max(H, W) <= max_side: return img
+    s = max_side / max(H, W)
+    return np.asarray(Image.fromarray(img).resize((max(1, round(W * s)), max(1, round(H * s))), Image.BILINEAR))
+
+def output_names(files)->list:
+    "The output name of each input file: its stem, or its full name where two inputs share a stem (`x.jpg`, `x.png`)."
+    stems = collections.Counter(Path(f).stem for f in files)
+    return [Path(f).stem if stems[Path(f).stem] == 1 else Path(f).name for f in files]
+
 def segment_source(model,                  # `model(x)['seg']` gives (B,C,h,w) logits
                    source,                 # a `Source`: `len`, `image(i)`
                    cfg:CPDGLConfig,        # eval_scales, patch_size and the CRF parameters
@@ -174,18 +187,28 @@ def segment_source(model,                  # `model(x)['seg']` gives (B,C,h,w) l
                    idxs=None,              # the images to do (default: all)
                    progress:bool=True,     # show a progress bar
                   ):
-    "Yield `(i, uint8 image (H,W,3), label map uint8 (H,W))` for the images of `source`, in order."
+    "Yield `(i, uint8 image (H,W,3), label map uint8 (H,W))` for the images of `source`, in order; big images at `cfg.max_side`."
     was_training, dev = model.training, _model_device(model)
     model.eval()
     idxs = range(len(source)) if idxs is None else idxs
-    def outputs():
+    said = []
+    def outputs():   # (i, full image, image at inference size, probabilities or label map at that size)
         imgs = read_ahead(source, idxs)
         for i, img in (progress_bar(imgs, total=len(idxs)) if progress else imgs):
-            logits = ms_flip_seg(model, image_tensor(img, dev), cfg.eval_scales, cfg.patch_size)[0]
-            yield i, img, (logits.softmax(0).cpu().numpy() if crf else logits.argmax(0).to(torch.uint8).cpu().numpy())
+            small = fit_side(img, cfg.max_side)
+            if small is not img and not said:
+                said.append(i)
+                name = source.img_files[i] if hasattr(source, 'img_files') else f'image {i}'
+                warnings.warn(f"{name} ({img.shape[1]}x{img.shape[0]}) and any other image with a side over max_side="
+                              f"{cfg.max_side} px are segmented at that side and the result upsampled back (set max_side to change)")
+            logits = ms_flip_seg(model, image_tensor(small, dev), cfg.eval_scales, cfg.patch_size)[0]
+            yield i, img, small, (logits.softmax(0).cpu().numpy() if crf else logits.argmax(0).to(torch.uint8).cpu().numpy())
+    def full(img, lbl):
+        return lbl if lbl.shape == img.shape[:2] else np.asarray(Image.fromarray(lbl).resize(img.shape[1::-1], Image.NEAREST))
     try:
-        if crf: yield from ((i, img, lbl) for (i, img), lbl in crf_imap((((i, img), img, p) for i, img, p in outputs()), cfg, n_workers))
-        else: yield from outputs()
+        if crf: stream = crf_imap((((i, img), small, p) for i, img, small, p in outputs()), cfg, n_workers)
+        else: stream = (((i, img), lbl) for i, img, _, lbl in outputs())
+        for (i, img), lbl in stream: yield i, img, full(img, lbl)
     finally: model.train(was_training)
 
 def evaluate(model, source, cfg:CPDGLConfig,
@@ -210,22 +233,20 @@ def predict_source(model, source, cfg:CPDGLConfig, out_dir,
                    voc_layout:bool=False,   # write to the VOC submission folder instead of `<out_dir>/<name>.png`
                    n_workers:int=None, idxs=None, progress:bool=True,
                   )->list:
-    "Write the segmentation of every image of `source` as a palette PNG named after the image; the list of files."
-    out, files = Path(out_dir), []
+    "Write the segmentation of every image of `source` as a palette PNG named after the image (`output_names`); the files."
+    out, files, names = Path(out_dir), [], output_names(source.img_files)
     for i, img, pred in segment_source(model, source, cfg, crf, n_workers, idxs, progress):
-        name = Path(source.img_files[i]).stem
-        files.append(save_label_png(pred, voc_submission_path(out, name) if voc_layout else out/f'{name}.png'))
+        files.append(save_label_png(pred, voc_submission_path(out, names[i]) if voc_layout else out/f'{names[i]}.png'))
         if overlays:
-            (out/'overlay').mkdir(parents=True, exist_ok=True)
-            Image.fromarray(overlay(img, pred)).save(out/'overlay'/f'{name}.jpg', quality=90)
+            with atomic_write(out/'overlay'/f'{names[i]}.jpg') as f: Image.fromarray(overlay(img, pred)).save(f, format='JPEG', quality=90)
     return files
 
 # %% ../nbs/09_inference.ipynb #451b9c3c
 def _ckpt_parts(path):
     "(state_dict, config dict or None) of a checkpoint file."
+    from cpdgl.callback.checkpoint import load_state
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}")
-    ck = torch.load(path, map_location='cpu', weights_only=False)
+    ck = load_state(path, map_location='cpu')   # reads data only: a checkpoint cannot run code
     if not isinstance(ck, dict): raise ValueError(f"{path} does not hold a state dict (found {type(ck).__name__})")
     sd = ck.get('model', ck.get('state_dict', ck))
     if not isinstance(sd, dict): sd = sd.state_dict()

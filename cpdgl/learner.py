@@ -4,6 +4,7 @@
 
 # %% ../nbs/07_learner.ipynb #48da7edb
 from __future__ import annotations
+import json, os
 from functools import partial
 from pathlib import Path
 import torch
@@ -16,6 +17,7 @@ from fastai.distributed import DistributedDL
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import num_distrib, rank_distrib
+from dataclasses import MISSING, fields
 from .core import CPDGLConfig, seed_everything
 from .models.backbone import CPDGLNet, cpdgl_splitter
 from .metrics import ConfusionMetric, F1Metric
@@ -24,7 +26,8 @@ from .callback.cpdgl import (CPDGLCallback, CPDGLLoss, NonFiniteGuard, LossTerms
 from .callback.checkpoint import CPDGLCheckpoint, load_checkpoint, _train_dl
 
 # %% auto #0
-__all__ = ['cpdgl_metrics', 'stream_idxs', 'val_every', 'n_segments', 'TrainStream', 'cpdgl_learner']
+__all__ = ['RUN_NEUTRAL', 'cpdgl_metrics', 'stream_idxs', 'val_every', 'n_segments', 'TrainStream', 'check_run_folder',
+           'config_changes', 'resume_config', 'cpdgl_learner']
 
 # %% ../nbs/07_learner.ipynb #0c9f28a9
 def _logits(learn): return learn.pred['cls_logits']
@@ -81,11 +84,14 @@ class TrainStream(Callback):
         n_micro = (it + seg) * cfg.grad_accum - self.learn.cpdgl_micro
         if n_micro <= 0: raise CancelFitException()
         self.start, self.tdl.n = self.learn.cpdgl_micro * bs * ws, n_micro * bs * ws
+        fl = getattr(self.tdl, 'fake_l', None)   # the loader's own seed (of its workers), not drawn from the global generator
+        if fl is not None: fl.generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7_919 * rank_distrib() + self.start)
 
     def idxs(self): return stream_idxs(len(self.tdl.dataset), self.start, self.tdl.n, self.cfg.seed)
 
     def after_fit(self):
         f, self.tdl.n = self.saved
+        if getattr(self.tdl, 'fake_l', None) is not None: self.tdl.fake_l.generator = None
         if f is None: del self.tdl.get_idxs
         else: self.tdl.get_idxs = f
 
@@ -98,6 +104,59 @@ def _broadcast(self:DistributedDL, t, rank):
     dist.broadcast(t, rank)
     return t.cpu().tolist()
 
+# %% ../nbs/07_learner.ipynb #92d8d5b3
+RUN_NEUTRAL = ('data_root', 'num_workers', 'bad_images', 'pretrained', 'weights_file', 'val_every_frac', 'ckpt_every_min',
+               'max_nonfinite', 'eval_scales', 'crf_iters', 'crf_gauss_sxy', 'crf_gauss_compat', 'crf_bi_sxy', 'crf_bi_srgb',
+               'crf_bi_compat', 'max_side')   # fields a resumed run may change: they leave the recipe as it was
+
+def check_run_folder(path, # the run folder
+                     resume=None, # as `fit_cpdgl`: None or False for a new run
+                     overwrite:bool=False)->Path: # delete the checkpoints of an earlier run and start afresh
+    "Make `path` ready for a run: a writable folder, holding no other run's checkpoints unless resuming or overwriting."
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"The run folder {path} is a file: choose another out folder (--out / path=)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path/'.cpdgl_write_test'
+        probe.touch(); probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"Cannot write to the run folder {path} ({e.strerror or e}): choose a writable out folder "
+                              f"(--out / path=) or make it writable") from None
+    held = [f for f in ('last.pth', 'best.pth') if (path/f).exists()]
+    if not held or (resume is not None and resume is not False): return path
+    if not overwrite:
+        raise FileExistsError(f"{path} already holds {', '.join(held)}: resume it (--resume / fit_cpdgl(resume='last')), "
+                              f"choose a new out folder (--out / path=), or overwrite it (--overwrite / overwrite=True)")
+    for f in ('last.pth', 'best.pth', 'history.csv'): (path/f).unlink(missing_ok=True)
+    return path
+
+def _plain(v): return json.loads(json.dumps(list(v) if isinstance(v, tuple) else v))
+
+def config_changes(stored:dict, # a config as stored with a checkpoint (`CPDGLConfig.to_dict`)
+                   cfg:CPDGLConfig)->dict: # the requested config
+    "`field -> (stored, requested)` for every field that differs (a field missing from `stored` has its default)."
+    default = {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(CPDGLConfig)}
+    return {k: (_plain(stored.get(k, default[k])), _plain(v)) for k, v in cfg.to_dict().items()
+            if _plain(stored.get(k, default[k])) != _plain(v)}
+
+def resume_config(stored:dict, # the config stored with the checkpoint
+                  cfg:CPDGLConfig, # the config of the resumed run
+                  override=(), # fields that may differ
+                  path='the checkpoint')->dict: # named in the message
+    "The differences between `stored` and `cfg`; an error listing those that change the recipe and are not in `override`."
+    override = (override,) if isinstance(override, str) else tuple(override)
+    names = {f.name for f in fields(CPDGLConfig)}
+    unknown = [k for k in override if k not in names]
+    if unknown: raise KeyError(f"override names {unknown}, which are not config fields")
+    diff = config_changes(stored, cfg)
+    bad = {k: v for k, v in diff.items() if k not in RUN_NEUTRAL and k not in override}
+    if bad:
+        raise ValueError(f"{path} was trained with another recipe: {'; '.join(f'{k} {a!r} -> {b!r}' for k, (a, b) in bad.items())}. "
+                         f"Resume with the stored values, or allow the change: --override {' '.join(bad)} / "
+                         f"fit_cpdgl(..., override={tuple(bad)!r})")
+    return diff
+
 # %% ../nbs/07_learner.ipynb #8789ee2c
 def cpdgl_learner(dls, # fastai `DataLoaders` from `cpdgl.data.block.cpdgl_dataloaders`
                   cfg:CPDGLConfig, # the config of the run
@@ -107,6 +166,7 @@ def cpdgl_learner(dls, # fastai `DataLoaders` from `cpdgl.data.block.cpdgl_datal
                   cbs=None, # more callbacks
                   **kwargs)->Learner: # passed to `Learner`
     "The fastai `Learner` of CPDGL: model, AdamW, staged loss, CPDGL callbacks, metrics and checkpoints."
+    if cfg.num_classes == 0: cfg = cfg.replace(num_classes=len(dls.train.dataset.classes))   # as many as the dataset names
     if model is None:
         seed_everything(cfg.seed)
         model = CPDGLNet(cfg)
@@ -116,21 +176,25 @@ def cpdgl_learner(dls, # fastai `DataLoaders` from `cpdgl.data.block.cpdgl_datal
     if cfg.mixed_precision: extra.append(CPDGLMixedPrecision(cfg.mixed_precision))
     if cfg.grad_accum > 1: extra.append(GradientAccumulation(cfg.grad_accum * dls.train.bs))
     if cfg.clip_grad > 0: extra.append(GradientClip(cfg.clip_grad))
-    cb_list = [NonFiniteGuard(), CPDGLCallback(cfg), LossTermsRecorder(), IterScheduler({'lr': cpdgl_lr_sched(cfg)}, cfg.max_iters),
+    cb_list = [NonFiniteGuard(cfg.max_nonfinite), CPDGLCallback(cfg), LossTermsRecorder(), IterScheduler({'lr': cpdgl_lr_sched(cfg)}, cfg.max_iters),
                TrainStream(cfg), CPDGLCheckpoint(), *extra, *L(cbs)]
     learn = Learner(dls, model, loss_func=CPDGLLoss(cfg), opt_func=opt_func, lr=cfg.lr, splitter=cpdgl_splitter,
                     wd=cfg.weight_decay, wd_bn_bias=True, metrics=cpdgl_metrics(cfg) if metrics is None else metrics,
                     path=path, model_dir='.', cbs=cb_list, **kwargs)
     learn.cfg = cfg
-    if rank_distrib() == 0: cfg.save(Path(path)/'config.json')
     return learn
 
 @patch
-def fit_cpdgl(self:Learner, resume=None, # True: `path/last.pth`, or a checkpoint file to continue from
-              cbs=None): # callbacks for this fit only
+def fit_cpdgl(self:Learner, resume=None, # True or 'last': `path/last.pth`; or a checkpoint file to continue from
+              cbs=None, # callbacks for this fit only
+              overwrite:bool=False, # start afresh in a run folder that holds checkpoints (they are deleted)
+              override=()): # config fields that may differ from the resumed run's
     "Train for `cfg.max_iters` steps, validating and saving `last.pth` every `val_every_frac` of the run."
+    check_run_folder(self.path, resume, overwrite)
     if resume is not None and resume is not False:
-        load_checkpoint(self, self.path/'last.pth' if resume is True else resume)
+        ckpt = self.path/'last.pth' if resume is True or resume == 'last' else Path(resume)
+        load_checkpoint(self, ckpt, check=lambda st: st.get('cfg') is None or resume_config(st['cfg'], self.cfg, override, ckpt))
+    if rank_distrib() == 0: self.cfg.save(self.path/'config.json')
     for k in ('cpdgl_iter', 'cpdgl_micro'):
         if not hasattr(self, k): setattr(self, k, 0)
     n = n_segments(self.cfg, self.cpdgl_iter)

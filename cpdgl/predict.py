@@ -93,8 +93,8 @@ def predict_folder(model, folder, cfg:CPDGLConfig, out_dir,
                    overlays:bool=True,    # also write the overlays
                    n_workers:int=None, progress:bool=True,
                   )->list:
-    "Segment every image in `folder`; write palette PNGs (and overlays) to `out_dir`; the list of label files."
-    src = FolderSource(folder)
+    "Segment every image in `folder`; write palette PNGs (and overlays) to `out_dir`, one per image; the list of label files."
+    src = FolderSource(folder, bad_images=cfg.bad_images)
     return predict_source(model, src, cfg, out_dir, crf=crf, overlays=overlays, n_workers=n_workers, progress=progress)
 
 # %% ../nbs/09a_predict.ipynb #23daa6a9

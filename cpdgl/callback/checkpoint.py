@@ -4,39 +4,68 @@
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #b9d235ee
 from __future__ import annotations
-import os, random, time
+import csv, io, os, pickle, random, re, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
-from .cpdgl import LossTermsRecorder, unwrap
+from ..core import atomic_write
+from .cpdgl import LossTermsRecorder, NonFiniteError, unwrap
 
 # %% auto #0
-__all__ = ['atomic_save', 'rng_states', 'set_rng_states', 'gather_rng_states', 'checkpoint_state', 'save_checkpoint',
-           'load_checkpoint', 'CPDGLCheckpoint']
+__all__ = ['atomic_save', 'CheckpointError', 'load_state', 'rng_states', 'set_rng_states', 'gather_rng_states',
+           'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'append_history', 'CPDGLCheckpoint']
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #1dea8c3d
 def atomic_save(obj, # anything `torch.save` takes
                 path)->Path: # destination file
     "`torch.save` to a temporary file next to `path`, flushed to disk, then renamed over `path`."
+    with atomic_write(path) as f: torch.save(obj, f)
+    return Path(path)
+
+# %% ../../nbs/06a_callback.checkpoint.ipynb #30d1d0af
+class CheckpointError(ValueError):
+    "A checkpoint file that cannot be read, or that holds something other than data."
+
+def _numpy_types()->list:
+    "The NumPy functions and types of random states and learning rates as checkpoints of earlier versions hold them."
+    return [np.zeros(1).__reduce__()[0], np.float64(0).__reduce__()[0], np.ndarray, np.dtype,
+            *(type(np.dtype(t)) for t in (np.uint32, np.int64, np.float32, np.float64))]
+
+_AGAIN = "use another checkpoint (best.pth, last.pth or a copy) or train again"
+
+def load_state(path, # a checkpoint file
+               map_location='cpu')->dict: # where the tensors go
+    "The content of a checkpoint, read without running code (`torch.load(weights_only=True)`)."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
+    if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}")
+    if path.is_dir(): raise CheckpointError(f"{path} is a folder, not a checkpoint: give a file in it (e.g. {path/'last.pth'})")
+    if path.stat().st_size == 0: raise CheckpointError(f"{path} is empty (0 bytes; a copy or write that did not finish?): {_AGAIN}")
     try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()   # a failed write leaves no partial file behind
-    return path
+        with torch.serialization.safe_globals(_numpy_types()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        g = re.search(r'GLOBAL ([\w.]+)', str(e))
+        if g:
+            raise CheckpointError(f"{path} holds {g.group(1)}, which is code, not data: cpdgl does not load it "
+                                  f"(it could run that code). If you trust the file, keep only its weights: "
+                                  f"torch.save(torch.load(f, weights_only=False)['model'], 'weights.pth')") from None
+        op = re.search(r'Unsupported operand \d+', str(e))
+        if op: raise CheckpointError(f"{path} is not a file of torch.save, or is damaged ({op.group(0)}), and cannot be read "
+                                     f"safely: {_AGAIN}") from None
+        why = e
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError) as e: why = e
+    line = str(why).strip().splitlines()[0][:120] if str(why).strip() else type(why).__name__
+    raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: {line}): {_AGAIN}")
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #01d968c3
 def rng_states(dl=None)->dict: # a fastai `DataLoader` whose own generator is saved too
     "The state of every random generator."
-    st = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
+    name, keys, pos, has_gauss, gauss = np.random.get_state()   # as a tensor: checkpoints hold no NumPy objects
+    st = dict(python=random.getstate(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+              torch=torch.get_rng_state())
     if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
     if dl is not None and hasattr(dl, 'rng'): st['dl'] = dl.rng.getstate()
     return st
@@ -44,7 +73,9 @@ def rng_states(dl=None)->dict: # a fastai `DataLoader` whose own generator is sa
 def set_rng_states(st:dict, # from `rng_states`
                    dl=None): # the `DataLoader` whose generator to restore
     "Restore the generators saved by `rng_states`."
-    random.setstate(st['python']); np.random.set_state(st['numpy']); torch.set_rng_state(st['torch'])
+    name, keys, *rest = st['numpy']
+    keys = keys.numpy() if torch.is_tensor(keys) else keys
+    random.setstate(st['python']); np.random.set_state((name, np.asarray(keys, np.uint32), *rest)); torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
     if 'dl' in st and dl is not None and hasattr(dl, 'rng'): dl.rng.setstate(st['dl'])
 
@@ -61,10 +92,17 @@ def gather_rng_states(learn)->dict|list:
     dist.all_gather_object(out, st)
     return out
 
+def _plain(o):
+    "`o` with NumPy scalars (e.g. scheduled learning rates) turned into Python numbers."
+    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
+    return o
+
 def checkpoint_state(learn, rng=None)->dict:
     "Everything a run needs to continue: model (EMA copies, bank, prototypes), optimiser, counters, scaler, random states."
     scaler = getattr(learn, 'scaler', None)
-    return dict(model=unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
+    return dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()) if learn.opt is not None else None,
                 iter=getattr(learn, 'cpdgl_iter', 0), micro=getattr(learn, 'cpdgl_micro', 0),
                 n_skipped=getattr(learn, 'n_skipped', 0), best=getattr(learn, 'cpdgl_best', None),
                 scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
@@ -76,17 +114,27 @@ def save_checkpoint(learn, # a CPDGL learner
                     rng=None)->Path|None: # from `gather_rng_states`; None: gathered here (then call on every process)
     "Write the learner's full state to `path` atomically (only the process of rank 0 writes)."
     if rng is None: rng = gather_rng_states(learn)
+    bad = [k for k, v in unwrap(learn.model).state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise NonFiniteError(f"the weights hold non-finite values ({len(bad)} tensors, e.g. {bad[0]}) at iteration "
+                                 f"{getattr(learn, 'cpdgl_iter', 0)}: {path} is not written; lower lr (or set clip_grad > 0) "
+                                 f"and resume from the last checkpoint")
     if rank_distrib() != 0: return None
     return atomic_save(checkpoint_state(learn, rng), path)
 
 def load_checkpoint(learn, # a CPDGL learner
                     path, # a file written by `save_checkpoint`
-                    with_opt:bool=True): # also restore the optimiser, counters and random states (to resume)
+                    with_opt:bool=True, # also restore the optimiser, counters and random states (to resume)
+                    check=None): # called as `check(state)` before anything is loaded (e.g. to compare configs)
     "Load a checkpoint into `learn`: the model always; to resume, also the optimiser, counters and random states."
+    from cpdgl.inference import check_checkpoint
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}")
     dev = next(unwrap(learn.model).parameters()).device
-    st = torch.load(path, map_location=dev, weights_only=False)
+    st = load_state(path, map_location=dev)
+    if not isinstance(st, dict) or 'model' not in st:
+        raise CheckpointError(f"{path} is not a cpdgl training checkpoint (no 'model' entry): to resume, give a last.pth "
+                              f"or best.pth written by cpdgl; to evaluate weights, use cpdgl.inference.load_model")
+    if hasattr(unwrap(learn.model), 'cfg'): check_checkpoint(st['model'], unwrap(learn.model), path, st.get('cfg'))
+    if check is not None: check(st)
     unwrap(learn.model).load_state_dict(st['model'])
     if not with_opt: return st
     if learn.opt is None: learn.create_opt()
@@ -98,12 +146,38 @@ def load_checkpoint(learn, # a CPDGL learner
     return st
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #04bfe491
+def _due(waited:bool)->bool:
+    "Whether any process has `waited` (every process calls this in a distributed run)."
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return waited
+    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+    t = torch.tensor([float(waited)], device=dev)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+def append_history(path, # the CSV file
+                   row:dict)->Path: # column -> value; `iter` is the step
+    "Add `row` to the CSV file `path` (rewritten atomically), replacing rows of the same or later steps."
+    path, rows, cols = Path(path), [], list(row)
+    if path.exists():
+        with open(path, newline='') as f: r = csv.DictReader(f); rows, cols = list(r), list(r.fieldnames or row)
+        rows = [o for o in rows if o.get('iter', '').isdigit() and int(o['iter']) < row['iter']]
+        cols += [k for k in row if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, restval='', extrasaction='ignore', lineterminator='\n')
+    w.writeheader(); w.writerows(rows); w.writerow(row)
+    with atomic_write(path, 'w') as f: f.write(buf.getvalue())
+    return path
+
 class CPDGLCheckpoint(Callback):
-    "Save `last.pth` after each validation and `best.pth` when `monitor` improves; restore random states on resume."
+    "Save `last.pth` after each validation and every `every_min` minutes, `best.pth` when `monitor` improves; history.csv."
     order = LossTermsRecorder.order + 1
     def __init__(self, monitor:str='miou_seg', # recorder column to maximise for `best`
-                 last:str='last', best:str='best'): # file names (without `.pth`) in `learn.path`
-        self.monitor, self.last, self.best = monitor, last, best
+                 last:str='last', best:str='best', # file names (without `.pth`) in `learn.path`
+                 every_min:float=None, # minutes between time-based `last` checkpoints; None: `cfg.ckpt_every_min`; 0: none
+                 history:str='history.csv'): # the metrics history in `learn.path` ('' for none)
+        self.monitor, self.last, self.best, self.every_min, self.history = monitor, last, best, every_min, history
+
+    def before_fit(self): self.t_saved = time.monotonic()
 
     def before_train(self):
         res = getattr(self.learn, 'cpdgl_resume', None)
@@ -123,11 +197,29 @@ class CPDGLCheckpoint(Callback):
     def before_epoch(self): self.trained = False
     def after_train(self): self.trained = True
 
+    def after_batch(self):
+        cfg = getattr(self.learn, 'cfg', None)
+        every = self.every_min if self.every_min is not None else getattr(cfg, 'ckpt_every_min', 0)
+        if not self.training or not every or self.learn.cpdgl_micro % getattr(cfg, 'grad_accum', 1): return
+        if _due(time.monotonic() - self.t_saved >= every * 60):   # at the end of an optimiser step only
+            save_checkpoint(self.learn, self.learn.path/f'{self.last}.pth')
+            self.t_saved = time.monotonic()
+
+    def _log_history(self):
+        rec = getattr(self.learn, 'recorder', None)
+        if not self.history or rec is None or rank_distrib() != 0 or len(rec.log) != len(rec.metric_names): return
+        row = {'iter': self.learn.cpdgl_iter}
+        for k, v in zip(rec.metric_names, rec.log):
+            if k != 'epoch': row[k] = v if isinstance(v, str) else '' if v is None else float(v)
+        append_history(self.learn.path/self.history, row)
+
     def after_epoch(self):
         if not getattr(self, 'trained', False): return   # `learn.validate()` alone writes nothing
         v, rng = self._score(), gather_rng_states(self.learn)
+        self._log_history()
         best = getattr(self.learn, 'cpdgl_best', None)
         if v is not None and (best is None or v > best):
-            self.learn.cpdgl_best = v
             save_checkpoint(self.learn, self.learn.path/f'{self.best}.pth', rng)
+            self.learn.cpdgl_best = v
         save_checkpoint(self.learn, self.learn.path/f'{self.last}.pth', rng)
+        self.t_saved = time.monotonic()

@@ -25,7 +25,7 @@ from ..data.block import denormalize
 
 # %% auto #0
 __all__ = ['TERMS', 'CPDGLLoss', 'group_lrs', 'cpdgl_lr_sched', 'IterScheduler', 'unwrap', 'all_finite', 'single_scale_cam',
-           'NonFiniteGuard', 'CPDGLCallback', 'LossTermsRecorder', 'CPDGLMixedPrecision']
+           'NonFiniteError', 'NonFiniteGuard', 'CPDGLCallback', 'LossTermsRecorder', 'CPDGLMixedPrecision']
 
 # %% ../../nbs/06_callback.cpdgl.ipynb #a724030e
 TERMS = ('cls', 'aux', 'ptc', 'lcl', 'pcl', 'seg', 'reg')
@@ -104,12 +104,18 @@ def single_scale_cam(cam:Tensor, # raw CAM of the forward pass (B,K,h,w)
     return (c - lo) / (hi - lo + 1e-5) * cls_label[..., None, None].to(c.dtype)
 
 # %% ../../nbs/06_callback.cpdgl.ipynb #2202cbd0
+class NonFiniteError(RuntimeError):
+    "Training stopped: too many consecutive non-finite steps, or weights that are no longer finite."
+
 class NonFiniteGuard(Callback):
-    "Skip, count and log every step whose loss or gradient is not finite: nothing of it reaches the weights."
+    "Skip, count and log every step whose loss or gradient is not finite; stop the run after `max_nonfinite` in a row."
     order, run_valid = MixedPrecision.order + 1, False
+    def __init__(self, max_nonfinite:int=20): self.max_nonfinite = max_nonfinite # consecutive skipped steps that stop the run
     def before_fit(self):
         if not hasattr(self.learn, 'n_skipped'): self.learn.n_skipped = 0
-        self.skipped = []   # (iteration, 'loss' or 'grad') of every skipped step
+        self.skipped, self.in_a_row = [], 0   # (iteration, 'loss' or 'grad') of every skipped step; skipped steps in a row
+
+    def after_step(self): self.in_a_row = 0
 
     def after_loss(self):
         if not all_finite([self.learn.loss_grad]): self._skip('loss')
@@ -128,6 +134,11 @@ class NonFiniteGuard(Callback):
         self.learn.n_skipped += 1
         self.skipped.append((it, what))
         warnings.warn(f"iteration {it}: non-finite {what}; step skipped ({self.learn.n_skipped} so far)")
+        self.in_a_row += 1
+        if self.in_a_row >= self.max_nonfinite:
+            raise NonFiniteError(f"{self.in_a_row} consecutive steps had a non-finite loss or gradient (up to iteration {it}): "
+                                 f"training stopped; lower lr (or set clip_grad > 0) and resume from the last checkpoint in "
+                                 f"{getattr(self.learn, 'path', '.')} (checkpoints hold finite weights only)")
         self.learn.yb = ()           # nothing for the recorder to average
         raise CancelBatchException()
 

@@ -14,7 +14,7 @@ from fasttransform.transform import ItemTransform
 from fastai.data.core import DataLoaders, TfmdDL, TfmdLists
 from fastai.vision.core import imagenet_stats
 from ..core import CPDGLConfig, voc_palette
-from .sources import Source, VOCSource, COCOSource, FolderSource, load_image, load_mask
+from .sources import Source, VOCSource, COCOSource, FolderSource, load_image, load_mask, read_names
 from .synthetic import make_synthetic_voc, ensure_synthetic
 
 # %% auto #0
@@ -208,16 +208,18 @@ def data_root(cfg:CPDGLConfig, root=None)->Path:
 
 def default_sources(cfg:CPDGLConfig, root=None, val_part=None)->tuple:
     "The (training, validation) sources of `cfg.dataset` under `data_root(cfg, root)`."
-    root = data_root(cfg, root)
+    root, bad = data_root(cfg, root), cfg.bad_images
     if cfg.dataset == 'synthetic':
         ensure_synthetic(root)
-        return VOCSource(root, 'train_aug'), VOCSource(root, 'val')
-    if cfg.dataset == 'voc': return VOCSource(root, 'train_aug'), VOCSource(root, 'val')
-    if cfg.dataset == 'coco': return COCOSource(root, 'train'), COCOSource(root, 'val', val_part=val_part)
+        return VOCSource(root, 'train_aug', bad_images=bad), VOCSource(root, 'val', bad_images=bad)
+    if cfg.dataset == 'voc': return VOCSource(root, 'train_aug', bad_images=bad), VOCSource(root, 'val', bad_images=bad)
+    if cfg.dataset == 'coco': return COCOSource(root, 'train', bad_images=bad), COCOSource(root, 'val', val_part=val_part, bad_images=bad)
     opt = lambda p: p if p.exists() else None
-    tr = FolderSource(root/'train'/'images', root/'train'/'labels.csv', opt(root/'train'/'masks'))
+    classes = read_names(root/'classes.txt') if (root/'classes.txt').exists() else None
+    tr_csv = opt(root/'train'/'labels.csv')
+    tr = FolderSource(root/'train'/'images', tr_csv, opt(root/'train'/'masks'), classes=classes, bad_images=bad)
     va_csv, va_m = opt(root/'valid'/'labels.csv'), opt(root/'valid'/'masks')
-    return tr, FolderSource(root/'valid'/'images', va_csv, va_m, classes=tr.classes)
+    return tr, FolderSource(root/'valid'/'images', va_csv, va_m, classes=tr.classes, bad_images=bad)
 
 # %% ../../nbs/02_data.block.ipynb #ee471aff
 def cpdgl_dataloaders(cfg:CPDGLConfig,           # config: crop_size, scale_range, global_crop_scale, batch_size, num_workers
@@ -231,13 +233,16 @@ def cpdgl_dataloaders(cfg:CPDGLConfig,           # config: crop_size, scale_rang
                       device=None,               # where batches go (default: fastai's default device)
                       **kwargs,                  # passed to `TfmdLists.dataloaders`
                      )->DataLoaders:
-    "fastai `DataLoaders`: train batches `(img, img2, img_s, img_box, cls_label, label_idx)`, valid `(img, mask, cls_label)`."
+    "fastai `DataLoaders`: train batches `(img, img2, img_s, img_box, cls_label, label_idx)`, valid `(img, mask, cls_label)`; `num_classes=0`: from the source."
     if train_source is None or valid_source is None:
         tr, va = default_sources(cfg, root, val_part)
         train_source, valid_source = train_source or tr, valid_source or va
+    if cfg.num_classes == 0: cfg = cfg.replace(num_classes=train_source.n_classes)   # as many as the dataset names
     for s in (train_source, valid_source):
         if s.n_classes != cfg.num_classes:
-            raise ValueError(f"{s!r} has {s.n_classes} classes but cfg.num_classes is {cfg.num_classes}")
+            names = ', '.join(s.classes[:30]) + (', ...' if s.n_classes > 30 else '')
+            raise ValueError(f"{s.name} names {s.n_classes} classes ({names}) but num_classes is {cfg.num_classes}: "
+                             f"set num_classes={s.n_classes} (or 0: as many as the dataset names)")
     train_source = train_source.with_foreground()
     bs, nw = bs or cfg.batch_size, cfg.num_workers if num_workers is None else num_workers
     if len(train_source) < bs: raise ValueError(f"{train_source!r} has fewer images than one batch ({bs})")

@@ -4,16 +4,16 @@
 
 # %% ../../nbs/01a_data.sources.ipynb #8f5752e4
 from __future__ import annotations
-import csv, hashlib, os, warnings
+import csv, hashlib, io, os, re, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from ..core import VOC_CLASSES, COCO_CLASSES
+from ..core import VOC_CLASSES, COCO_CLASSES, atomic_write
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'VOC_LAYOUT', 'COCO_LAYOUT', 'ImageReadError', 'load_image', 'load_mask', 'mask_label', 'Source',
-           'VOCSource', 'COCOSource', 'FolderSource']
+__all__ = ['IMG_EXTS', 'VOC_LAYOUT', 'COCO_LAYOUT', 'ImageReadError', 'load_image', 'load_mask', 'header_size', 'read_names',
+           'mask_label', 'Source', 'VOCSource', 'COCOSource', 'read_labels_csv', 'FolderSource']
 
 # %% ../../nbs/01a_data.sources.ipynb #ab483f6f
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -40,7 +40,7 @@ def load_mask(path, n_classes:int)->np.ndarray:
     "Read a label mask as a uint8 `(H, W)` array; error naming the file for RGB masks or values outside 0..C-1, 255."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"Mask file not found: {path}")
-    try: im = Image.open(path); im.load()
+    try: im = Image.open(path); im.load(); im = ImageOps.exif_transpose(im)   # oriented as images are
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"Cannot read mask {path}: {e}") from None
     if im.mode not in ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L'):
@@ -51,6 +51,18 @@ def load_mask(path, n_classes:int)->np.ndarray:
     if len(bad): raise ValueError(f"Mask {path} holds value {bad[0]}, which is neither a class index "
                                   f"(0..{n_classes-1}) nor 255 (ignore); values found: {vals.tolist()}")
     return a.astype(np.uint8)
+
+_SWAPS = (5, 6, 7, 8)   # EXIF orientations that turn the picture by 90 degrees
+
+def header_size(path)->tuple:
+    "`((width, height) as displayed, EXIF orientation)` of an image file, from its header (no pixel is decoded)."
+    with Image.open(path) as im:
+        (w, h), o = im.size, im.getexif().get(0x0112, 1)
+    return ((h, w) if o in _SWAPS else (w, h)), o
+
+def read_names(path)->tuple:
+    "The non-empty lines of a text file (class names, split lists), stripped; a BOM, CRLF or no final newline are fine."
+    return tuple(l.strip() for l in Path(path).read_text(encoding='utf-8-sig').splitlines() if l.strip())
 
 def mask_label(mask:np.ndarray, n_classes:int)->np.ndarray:
     "The multi-hot label `(K,)` float32 of the foreground classes present in `mask`."
@@ -114,32 +126,52 @@ def _labels_from_masks(mask_files, n_classes, cache, names):
     "Multi-hot labels of every mask (checking its values), cached in `cache` keyed by the names and mask times."
     stamp = hashlib.sha1(b''.join(b'%d,%d;' % (st.st_mtime_ns, st.st_size) for st in map(os.stat, mask_files))).hexdigest()
     if cache is not None and cache.exists():
-        z = np.load(cache)
-        if z['names'].tolist() == list(names) and str(z['stamp']) == stamp and z['labels'].shape[1] == n_classes - 1:
-            return z['labels'].astype(np.float32)
+        try:
+            with np.load(cache) as z:
+                if z['names'].tolist() == list(names) and str(z['stamp']) == stamp and z['labels'].shape[1] == n_classes - 1:
+                    return z['labels'].astype(np.float32)
+        except Exception as e:   # truncated, emptied or overwritten: rebuilt below
+            warnings.warn(f"the label cache {cache} cannot be read ({type(e).__name__}: {str(e)[:80]}); rebuilding it")
     with ThreadPoolExecutor(4) as ex:
         labels = np.stack(list(ex.map(lambda f: mask_label(load_mask(f, n_classes), n_classes), mask_files))) if len(mask_files) \
                  else np.zeros((0, n_classes - 1), np.float32)
     if cache is not None:
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, names=np.array(list(names)), stamp=np.array(stamp), labels=labels.astype(np.uint8))
+            with atomic_write(cache) as f: np.savez(f, names=np.array(list(names)), stamp=np.array(stamp), labels=labels.astype(np.uint8))
         except OSError as e: warnings.warn(f"could not write the label cache {cache}: {e}")
     return labels
 
-def _readable(f):
-    try: load_image(f); return True
-    except ImageReadError: return False
+def _turn(o): return f" after its EXIF orientation {o}" if o != 1 else ''
 
-def _skip_bad(src, bad_images):
-    "With `bad_images='skip'`, decode every image once and drop the unreadable ones with a warning."
-    if bad_images == 'raise': return src
-    if bad_images != 'skip': raise ValueError(f"bad_images must be 'raise' or 'skip', got {bad_images!r}")
-    with ThreadPoolExecutor(4) as ex: ok = list(ex.map(_readable, src.img_files))
-    if not all(ok):
-        bad = [str(f) for f, o in zip(src.img_files, ok) if not o]
-        warnings.warn(f"{src.name}: skipped {len(bad)} unreadable image(s), e.g. {bad[0]}")
-    return src.subset(np.flatnonzero(ok))
+def pair_problem(img, mask=None, decode:bool=False)->str|None:
+    "What is wrong with an image (and its mask), read from the headers (and the pixels if `decode`); None if nothing."
+    try: (w, h), o = header_size(img)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e: return f"cannot read {img}: {e}"
+    if decode:
+        try: load_image(img)
+        except ImageReadError as e: return str(e)
+    if mask is None: return None
+    try: (mw, mh), mo = header_size(mask)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e: return f"cannot read mask {mask}: {e}"
+    if (w, h) == (mw, mh): return None
+    hint = (" (the mask follows the stored pixels: save the image upright, e.g. with PIL's ImageOps.exif_transpose, or turn the mask)"
+            if o in _SWAPS and (h, w) == (mw, mh) else '')
+    return f"image {img} is {w}x{h}{_turn(o)} but its mask {mask} is {mw}x{mh}{_turn(mo)}{hint}"
+
+def check_pairs(src, # a `Source`
+                bad_images:str='error')->Source: # 'error': raise on the first problem; 'skip': leave those images out
+    "Check every image's header (size, EXIF orientation) against its mask's; with 'skip' also decode every image."
+    if bad_images == 'raise': bad_images = 'error'
+    if bad_images not in ('error', 'skip'): raise ValueError(f"bad_images must be 'error' or 'skip', got {bad_images!r}")
+    masks = src.mask_files or [None] * len(src)
+    with ThreadPoolExecutor(8) as ex: probs = list(ex.map(lambda a: pair_problem(*a, decode=bad_images == 'skip'), zip(src.img_files, masks)))
+    bad = [p for p in probs if p is not None]
+    if not bad: return src
+    if bad_images == 'error':
+        raise ValueError(f"{src.name}: {bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '') +
+                         ": fix or remove it, or leave such images out with bad_images='skip' (--bad_images skip)")
+    warnings.warn(f"{src.name}: skipped {len(bad)} bad image(s) of {len(src)}: " + '; '.join(bad[:10]) + (' ...' if len(bad) > 10 else ''))
+    return src.subset([i for i, p in enumerate(probs) if p is None])
 
 # %% ../../nbs/01a_data.sources.ipynb #d6f32480
 VOC_LAYOUT = """  ROOT/JPEGImages/<id>.jpg
@@ -149,13 +181,13 @@ VOC_LAYOUT = """  ROOT/JPEGImages/<id>.jpg
 
 class VOCSource(Source):
     "PASCAL VOC 2012 (+SBD) in the devkit layout; `split` is 'train_aug', 'train', 'val' or 'test'."
-    def __init__(self, root, split:str='train_aug', classes=None, bad_images:str='raise'):
+    def __init__(self, root, split:str='train_aug', classes=None, bad_images:str='error'):
         root = _need(root, 'VOC root', VOC_LAYOUT.replace('ROOT', str(root)))
         lay = VOC_LAYOUT.replace('ROOT', str(root))
         if split not in ('train_aug', 'train', 'val', 'test'): raise ValueError(f"Unknown VOC split {split!r}")
-        if classes is None: classes = tuple((root/'classes.txt').read_text().split('\n')[:-1]) if (root/'classes.txt').exists() else VOC_CLASSES
+        if classes is None: classes = read_names(root/'classes.txt') if (root/'classes.txt').exists() else VOC_CLASSES
         imgs, sets = _need(root/'JPEGImages', 'VOC image folder', lay), root/'ImageSets'/'Segmentation'
-        read = lambda s: _need(sets/f'{s}.txt', 'VOC split list', lay).read_text().split()
+        read = lambda s: list(read_names(_need(sets/f'{s}.txt', 'VOC split list', lay)))
         mdir = root/'SegmentationClassAug'
         if split == 'val' and not mdir.exists(): mdir = root/'SegmentationClass'
         if split == 'test': names = read('test')
@@ -173,7 +205,7 @@ class VOCSource(Source):
             if missing: raise FileNotFoundError(f"{len(missing)} mask(s) of VOC split {split} missing, e.g. {missing[0]}\nExpected layout:\n{lay}")
             labels = _labels_from_masks(masks, len(classes), _cache_file(root, split), names)
         super().__init__(img_files, masks, labels, classes, name=f'VOC {split}')
-        self.__dict__.update(_skip_bad(self, bad_images).__dict__)
+        self.__dict__.update(check_pairs(self, bad_images).__dict__)
 
 # %% ../../nbs/01a_data.sources.ipynb #7b29dc6d
 COCO_LAYOUT = """  ROOT/JPEGImages/{train2014,val2014}/COCO_<split>2014_<id>.jpg
@@ -181,7 +213,7 @@ COCO_LAYOUT = """  ROOT/JPEGImages/{train2014,val2014}/COCO_<split>2014_<id>.jpg
 
 class COCOSource(Source):
     "MS COCO 2014 images with VOC-style masks (81 classes); `split` 'train' or 'val', `val_part` a count or a name list."
-    def __init__(self, root, split:str='train', val_part=None, bad_images:str='raise'):
+    def __init__(self, root, split:str='train', val_part=None, bad_images:str='error'):
         lay = COCO_LAYOUT.replace('ROOT', str(root))
         root = _need(root, 'COCO root', lay)
         if split not in ('train', 'val'): raise ValueError(f"Unknown COCO split {split!r}; use 'train' or 'val'")
@@ -201,20 +233,44 @@ class COCOSource(Source):
         tag = split if val_part is None or split != 'val' else f'val_part{len(names)}'
         super().__init__(img_files, masks, _labels_from_masks(masks, len(COCO_CLASSES), _cache_file(root, tag), names),
                          COCO_CLASSES, name=f'COCO {sub}')
-        self.__dict__.update(_skip_bad(self, bad_images).__dict__)
+        self.__dict__.update(check_pairs(self, bad_images).__dict__)
 
 # %% ../../nbs/01a_data.sources.ipynb #f4d19183
+def read_labels_csv(path)->tuple:
+    "(image names, label lists) of a CSV with columns image, labels: BOM, CRLF, ',' ';' or tab columns, labels split by spaces, commas or semicolons."
+    text = Path(path).read_text(encoding='utf-8-sig')
+    head = text.splitlines()[0] if text.strip() else ''
+    delim = max(',;\t', key=head.count) if head else ','
+    rows = [r for r in csv.reader(io.StringIO(text, newline=''), delimiter=delim) if any(c.strip() for c in r)]
+    cols = [c.strip().lower() for c in rows[0]] if rows else []
+    if not {'image', 'labels'} <= set(cols): raise ValueError(f"{path} needs the columns 'image' and 'labels', has {cols}")
+    i, j = cols.index('image'), cols.index('labels')
+    names, tags = [], []
+    for r in rows[1:]:
+        cells = r[j:j + 1] + (r[len(cols):] if j == len(cols) - 1 else [])   # unquoted `cat,dog` spills into more cells
+        names.append(r[i].strip() if i < len(r) else '')
+        tags.append(list(dict.fromkeys(t for t in re.split(r'[\s,;]+', ' '.join(cells)) if t)))
+    return names, tags
+
+def _one_spelling(tags, classes, where)->list:
+    "The label lists with each name spelt as its class (or its first spelling); a warning where spellings differ."
+    spell = {c.lower(): c for c in (classes or ())[1:]}
+    seen = {}
+    for ts in tags:
+        for t in ts: spell.setdefault(t.lower(), t); seen.setdefault(t.lower(), set()).add(t)
+    for k, v in seen.items():
+        if len(v | {spell[k]}) > 1: warnings.warn(f"{where}: {sorted(v | {spell[k]})} are read as one class, '{spell[k]}'")
+    return [list(dict.fromkeys(spell[t.lower()] for t in ts)) for ts in tags]
+
 class FolderSource(Source):
     "Your own images: `folder` of images, optional `labels_csv` (columns image, labels) and `masks` folder."
-    def __init__(self, folder, labels_csv=None, masks=None, classes=None, bad_images:str='raise'):
-        lay = "  FOLDER/<name>.<jpg|png|...>\n  labels.csv with columns image,labels (labels: class names separated by spaces)\n  MASKS/<name>.png (optional)"
+    def __init__(self, folder, labels_csv=None, masks=None, classes=None, bad_images:str='error'):
+        lay = "  FOLDER/<name>.<jpg|png|...>\n  labels.csv with columns image,labels (labels: class names separated by spaces, commas or semicolons)\n  MASKS/<name>.png (optional)"
         folder = _need(folder, 'image folder', lay.replace('FOLDER', str(folder)))
         if labels_csv is not None:
-            with open(_need(labels_csv, 'labels CSV', lay)) as fh: rows = list(csv.DictReader(fh))
-            if rows and not {'image', 'labels'} <= set(rows[0]): raise ValueError(f"{labels_csv} needs the columns 'image' and 'labels', has {list(rows[0])}")
-            names = [r['image'] for r in rows]
-            tags = [(r['labels'] or '').split() for r in rows]
-            if classes is None: classes = ('background',) + tuple(sorted({t for ts in tags for t in ts}))
+            names, tags = read_labels_csv(_need(labels_csv, 'labels CSV', lay))
+            tags = _one_spelling(tags, classes, labels_csv)
+            if classes is None: classes = ('background',) + tuple(sorted({t for ts in tags for t in ts}, key=str.lower))
             idx = {c: i for i, c in enumerate(classes)}
             unknown = sorted({t for ts in tags for t in ts} - set(classes[1:]))
             if unknown: raise ValueError(f"{labels_csv}: label(s) {unknown} are not among the classes {list(classes)}")
@@ -236,4 +292,4 @@ class FolderSource(Source):
             if missing: raise FileNotFoundError(f"{len(missing)} mask(s) missing in {mdir}, e.g. {missing[0]}")
             if labels is None: labels = _labels_from_masks(mask_files, len(classes), None, [f.name for f in img_files])
         super().__init__(img_files, mask_files, labels, classes or ('background',), name=f'folder {folder.name}')
-        self.__dict__.update(_skip_bad(self, bad_images).__dict__)
+        self.__dict__.update(check_pairs(self, bad_images).__dict__)

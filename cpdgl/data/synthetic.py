@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from fastcore.basics import num_cpus
 from fastcore.parallel import parallel
-from ..core import voc_palette
+from ..core import voc_palette, atomic_write
 
 # %% auto #0
 __all__ = ['SYNTH_CLASSES', 'PRETEXT_CLASSES', 'GENERATOR_VERSION', 'DEMO_DATA', 'draw_sample', 'synthetic_spec',
@@ -257,12 +257,11 @@ def make_synthetic_voc(root,                             # folder to write (VOC2
         flags = parallel(_write_one, args, n_workers=n_workers, progress=verbose and n >= 500, chunksize=64) if n else []
         lists[split] = [f'{split}_{i:06d}' for i in range(n)]
         waves[split] = [name for name, f in zip(lists[split], flags) if f]
-    (root/'classes.txt').write_text('\n'.join(SYNTH_CLASSES) + '\n')
+    with atomic_write(root/'classes.txt', 'w') as f: f.write('\n'.join(SYNTH_CLASSES) + '\n')
     for split in ('train', 'test', 'val'):
-        (root/'ImageSets'/'Segmentation'/f'{split}.txt').write_text(''.join(f'{i}\n' for i in lists[split]))
-    tmp = root/(_STAMP + '.tmp')                               # the stamp last, atomically: it marks a finished dataset
-    tmp.write_text(json.dumps({**spec, 'classes': SYNTH_CLASSES, 'waves': waves}))
-    tmp.replace(root/_STAMP)
+        with atomic_write(root/'ImageSets'/'Segmentation'/f'{split}.txt', 'w') as f: f.write(''.join(f'{i}\n' for i in lists[split]))
+    with atomic_write(root/_STAMP, 'w') as f:                  # the stamp last, atomically: it marks a finished dataset
+        f.write(json.dumps({**spec, 'classes': SYNTH_CLASSES, 'waves': waves}))
     return root
 
 # %% ../../nbs/01_data.synthetic.ipynb #2a6fda7c
