@@ -14,6 +14,8 @@ from .data.synthetic import ensure_synthetic, synthetic_spec, GENERATOR_VERSION
 from .metrics import scores_table
 from .inference import load_model, evaluate, predict_source, _ckpt_parts
 from .predict import pseudo_labels, show_source
+from .learner import check_run_folder, resume_config
+from .callback.checkpoint import load_state
 
 # %% auto #0
 __all__ = ['COMMANDS', 'make_config', 'split_source', 'checkpoint_config', 'dataset_report', 'weights_report', 'cpdgl_train',
@@ -120,6 +122,8 @@ def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
                 set:list=None,            # config values as key=value strings (e.g. max_iters=2000 batch_size=8)
                 out:str='runs/cpdgl',     # run folder: config.json, last.pth, best.pth
                 resume:str=None,          # continue the run: alone from <out>/last.pth, or from the checkpoint given
+                overwrite:bool=False,     # start afresh in an out folder that holds the checkpoints of another run (they are deleted)
+                override:list=None,       # config fields a resumed run may change although they change the recipe (e.g. lr max_iters)
                 device:str=None,          # torch device of a single-process run (default: the first GPU if any)
                 dry_run:bool=False,       # resolve config, data and weights, print them and what would be written, train nothing
                 **fields,                 # config fields (as options in the shell: --max_iters 2000)
@@ -132,10 +136,14 @@ def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
     ckpt = None if resume is None else (Path(out)/'last.pth' if resume == 'last' else Path(resume))
     if ckpt is not None and not ckpt.exists(): raise FileNotFoundError(f"No checkpoint to resume from at {ckpt}")
     if dry_run:
+        check_run_folder(out, ckpt, overwrite, dry_run=True)
+        if ckpt is not None:
+            stored = load_state(ckpt).get('cfg')
+            changes = {} if stored is None else resume_config(stored, cfg, tuple(override or ()), ckpt)
         if rank == 0:
-            _print_dry('cpdgl_train', cfg, dataset_report(cfg) + [weights_report(cfg), f"device: {dev}, {ws} process(es)",
-                       f"resume: from {ckpt}" if ckpt else "resume: no, a new run"],
-                       [f"{Path(out)/n}" for n in ('config.json', 'last.pth', 'best.pth')])
+            res = (f"resume: from {ckpt}" + (f", changing {', '.join(changes)}" if changes else ", same config")) if ckpt else "resume: no, a new run"
+            _print_dry('cpdgl_train', cfg, dataset_report(cfg) + [weights_report(cfg), f"device: {dev}, {ws} process(es)", res],
+                       [f"{Path(out)/n}" for n in ('config.json', 'last.pth', 'best.pth', 'history.csv')])
         return
     from cpdgl.data.block import cpdgl_dataloaders
     from cpdgl.learner import cpdgl_learner
@@ -144,9 +152,10 @@ def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
     learn.model.to(dev)
     if rank == 0: print(f"training {cfg.backbone} on {cfg.dataset} ({len(dls.train.dataset)} images) for {cfg.max_iters} steps"
                         f"{f' on {ws} processes' if ws > 1 else f' on {dev}'}; run folder {out}")
+    fit = dict(resume=ckpt, overwrite=overwrite, override=tuple(override or ()))
     if ws > 1:
-        with learn.distrib_ctx(cpu=not torch.cuda.is_available()): learn.fit_cpdgl(resume=ckpt)
-    else: learn.fit_cpdgl(resume=ckpt)
+        with learn.distrib_ctx(cpu=not torch.cuda.is_available()): learn.fit_cpdgl(**fit)
+    else: learn.fit_cpdgl(**fit)
     if rank == 0: print(f"done at step {learn.cpdgl_iter}: checkpoints in {out} (best miou_seg {getattr(learn, 'cpdgl_best', None)})")
 
 # %% ../nbs/10_cli.ipynb #80910702

@@ -14,6 +14,7 @@ from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshol
                                   DEMO_DATA, GENERATOR_VERSION)
 from .data.sources import VOCSource
 from .data.block import cpdgl_dataloaders, data_root as dataset_root
+from .learner import check_run_folder
 from .metrics import ConfusionMatrix
 from .inference import evaluate
 from .predict import pseudo_labels, show_source
@@ -56,15 +57,16 @@ def train_and_score(cfg:CPDGLConfig,      # the config of the run
                     out,                  # run folder (checkpoints, config)
                     n_pseudo:int=96,      # score the pseudo labels of this many training images (0: none, None: all)
                     progress:bool=True,   # progress bars
+                    overwrite:bool=False, # replace the checkpoints of an earlier run in `out`
                    )->tuple:
     "Train one run with `fit_cpdgl`, then score it; return (learner, scores by name, co-occurrence rates, seconds by phase)."
     from cpdgl.learner import cpdgl_learner
     t0 = time.time()
     dls = cpdgl_dataloaders(cfg, root=root, device='cpu')
     learn = cpdgl_learner(dls, cfg, path=out)
-    if progress: learn.fit_cpdgl()
+    if progress: learn.fit_cpdgl(overwrite=overwrite)
     else:
-        with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl()
+        with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl(overwrite=overwrite)
     t1 = time.time()
     m = dict(zip(('cls_f1', 'miou_cam', 'miou_aux_cam', 'miou_seg'), learn.metrics))
     scores = {'CAM': m['miou_cam'].scores(), 'aux CAM': m['miou_aux_cam'].scores(), 'segmentation': m['miou_seg'].scores()}
@@ -156,11 +158,13 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
              n_train:int=DEMO_DATA['n_train'],     # its training images
              n_val:int=DEMO_DATA['n_val'],         # its validation images
              progress:bool=True,    # progress bars
+             overwrite:bool=False,  # replace the runs of an earlier demo in `out`
              **overrides,           # config values for both runs (e.g. max_iters)
             )->dict:
     "Train and score the demo (and its ablation), print the tables, write metrics.json and the PNGs; return the metrics."
     t_start, out = time.time(), Path(out)
     cfg = demo_config(scratch=scratch, **overrides)
+    for sub in ('cpdgl', 'toco_only')[:1 + ablation]: check_run_folder(out/sub, overwrite=overwrite, dry_run=True)   # before any work
     root = make_synthetic_voc(dataset_root(cfg, root), n_train=n_train, n_val=n_val, seed=data_seed, verbose=progress)
     cfg = cfg.replace(data_root=str(root))
     val = VOCSource(root, 'val')
@@ -173,7 +177,7 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
         print(f"training {name}: {c.max_iters} steps, batch {c.batch_size}, crop {c.crop_size} on the CPU, "
               + ('from scratch' if not c.pretrained else f'from {Path(c.weights_file).name}'))
         sub = out/('cpdgl' if name == 'CPDGL' else 'toco_only')
-        learn, scores, cooc[name], secs = train_and_score(c, root, sub, n_pseudo=n_pseudo, progress=progress)
+        learn, scores, cooc[name], secs = train_and_score(c, root, sub, n_pseudo=n_pseudo, progress=progress, overwrite=overwrite)
         learns[name] = learn
         rows.append((f'# {name}', None))
         rows += [(f'  {k}', s) for k, s in scores.items()]
@@ -222,20 +226,22 @@ def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
                n_val:int=DEMO_DATA['n_val'],       # validation images of the synthetic dataset
                n_pseudo:int=96,          # training images whose pseudo labels are scored (0: none, -1: all)
                threads:int=None,         # torch CPU threads (default: torch's choice)
+               overwrite:bool=False,     # replace the results of an earlier demo in `out`
                dry_run:bool=False,       # print the runs, the dataset and what would be written, and stop
               ):
     "Train CPDGL on the synthetic dataset on the CPU, evaluate it, compare with an ablation, baselines and the fully supervised bound."
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if threads: torch.set_num_threads(threads)
     kw = {} if max_iters is None else dict(max_iters=max_iters)
-    if dry_run: return _demo_dry_run(out, data_root, ablation, scratch, data_seed, n_train, n_val, **kw)
+    if dry_run: return _demo_dry_run(out, data_root, ablation, scratch, data_seed, n_train, n_val, overwrite, **kw)
     run_demo(out, data_root, ablation=ablation, scratch=scratch, data_seed=data_seed, n_train=n_train, n_val=n_val,
-             n_pseudo=None if n_pseudo < 0 else n_pseudo, **kw)   # returns None: a console script's exit status
+             n_pseudo=None if n_pseudo < 0 else n_pseudo, overwrite=overwrite, **kw)   # returns None: a console script's exit status
 
-def _demo_dry_run(out, root, ablation, scratch, data_seed, n_train, n_val, **overrides):
+def _demo_dry_run(out, root, ablation, scratch, data_seed, n_train, n_val, overwrite, **overrides):
     "What `cpdgl_demo` would run, read and write."
     cfg = demo_config(scratch=scratch, **overrides)
     root, out = dataset_root(cfg, root), Path(out)
+    for sub in ('cpdgl', 'toco_only')[:1 + ablation]: check_run_folder(out/sub, overwrite=overwrite, dry_run=True)
     spec = synthetic_spec(root) or {}
     ready = spec.get('generator') == GENERATOR_VERSION and [spec.get(k) for k in ('n_train', 'n_val', 'seed')] == [n_train, n_val, data_seed]
     print("cpdgl_demo --dry_run: everything resolved; nothing was run")

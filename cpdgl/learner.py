@@ -109,13 +109,8 @@ RUN_NEUTRAL = ('data_root', 'num_workers', 'bad_images', 'pretrained', 'weights_
                'max_nonfinite', 'eval_scales', 'crf_iters', 'crf_gauss_sxy', 'crf_gauss_compat', 'crf_bi_sxy', 'crf_bi_srgb',
                'crf_bi_compat', 'max_side')   # fields a resumed run may change: they leave the recipe as it was
 
-def check_run_folder(path, # the run folder
-                     resume=None, # as `fit_cpdgl`: None or False for a new run
-                     overwrite:bool=False)->Path: # delete the checkpoints of an earlier run and start afresh
-    "Make `path` ready for a run: a writable folder, holding no other run's checkpoints unless resuming or overwriting."
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"The run folder {path} is a file: choose another out folder (--out / path=)")
+def _writable(path:Path):
+    "Create the folder `path` and check that a file can be written in it."
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path/'.cpdgl_write_test'
@@ -123,12 +118,23 @@ def check_run_folder(path, # the run folder
     except OSError as e:
         raise PermissionError(f"Cannot write to the run folder {path} ({e.strerror or e}): choose a writable out folder "
                               f"(--out / path=) or make it writable") from None
+
+def check_run_folder(path, # the run folder
+                     resume=None, # as `fit_cpdgl`: None or False for a new run
+                     overwrite:bool=False, # delete the checkpoints of an earlier run and start afresh
+                     dry_run:bool=False)->Path: # only check: create, probe and delete nothing
+    "Make `path` ready for a run: a writable folder, holding no other run's checkpoints unless resuming or overwriting."
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"The run folder {path} is a file: choose another out folder (--out / path=)")
+    if not dry_run: _writable(path)
     held = [f for f in ('last.pth', 'best.pth') if (path/f).exists()]
     if not held or (resume is not None and resume is not False): return path
     if not overwrite:
         raise FileExistsError(f"{path} already holds {', '.join(held)}: resume it (--resume / fit_cpdgl(resume='last')), "
                               f"choose a new out folder (--out / path=), or overwrite it (--overwrite / overwrite=True)")
-    for f in ('last.pth', 'best.pth', 'history.csv'): (path/f).unlink(missing_ok=True)
+    if not dry_run:
+        for f in ('last.pth', 'best.pth', 'history.csv'): (path/f).unlink(missing_ok=True)
     return path
 
 def _plain(v): return json.loads(json.dumps(list(v) if isinstance(v, tuple) else v))

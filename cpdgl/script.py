@@ -186,6 +186,10 @@ def command(config:bool=False,    # an option for every config field (passed to 
 
 _RUN_ERRORS = (OSError, ValueError, KeyError, FloatingPointError)
 
+def _user_error(e)->bool:
+    "True for the errors a run reports in one line: bad input (files, values) and every error class cpdgl defines."
+    return isinstance(e, _RUN_ERRORS) or type(e).__module__.split('.')[0] == 'cpdgl'
+
 def _message(e)->str:
     "The text of an exception (a `KeyError`'s without the quotes its `str` adds)."
     return e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
@@ -210,7 +214,7 @@ def run_command(f, argv=None, prog:str=None):
     except UsageError as e:
         if os.environ.get('CPDGL_TRACEBACK'): raise
         p.error(_message(e))
-    except _RUN_ERRORS as e:
-        if os.environ.get('CPDGL_TRACEBACK'): raise
+    except Exception as e:
+        if os.environ.get('CPDGL_TRACEBACK') or not _user_error(e): raise
         sys.stderr.write(f"{p.prog}: error: {_message(e)}\n(CPDGL_TRACEBACK=1 shows where it happened)\n")
         raise SystemExit(1)
