@@ -66,9 +66,11 @@ def main():
     p.add_argument('--tol', type=float, default=1e-5, help='largest absolute difference --check accepts')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
+    sets = _parse_sets(a.set)
+    if 'max_iters' in sets: p.error('the run has --warmup + --iters steps: set those instead of max_iters')
     n = a.warmup + a.iters
     cfg = get_config(a.preset, **{**dict(max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp,
-                                         stage_contrast_frac=0., stage_all_frac=0.), **_parse_sets(a.set)})
+                                         stage_contrast_frac=0., stage_all_frac=0.), **sets})
     if cfg.dataset == 'synthetic':
         make_synthetic_voc(a.root, n_train=max(64, n * cfg.batch_size), n_val=cfg.batch_size)
         cfg = cfg.replace(data_root=a.root)
