@@ -3,7 +3,7 @@
 #
 #   benchmarks/gpu_check.sh [--wheels DIR] [--venv DIR] [--iters N] [--skip STAGE ...] [--dry-run]
 #
-# 1. environment  the current Python (default), or a new virtual environment in --venv (default .gpu_venv) filled
+# 1. environment  the current Python (default), or a new virtual environment in --venv (default $TMPDIR/cpdgl_gpu_venv) filled
 #                 from the wheel folder --wheels without network (pip --no-index); see benchmarks/README.md for how
 #                 to fill that folder with `pip download` on a networked machine of the same platform
 # 2. tests        the `cuda`-flagged cells of the notebooks that have them (python .ci/test.py --flags cuda ...)
@@ -17,7 +17,7 @@
 # Exit status: 0 every stage run passed, 1 a stage failed, 2 bad arguments or no GPU.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WHEELS="" VENV="$ROOT/.gpu_venv" ITERS=4 DRY=0 SKIP=""
+WHEELS="" VENV="${TMPDIR:-/tmp}/cpdgl_gpu_venv" ITERS=4 DRY=0 SKIP=""
 usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "gpu_check: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
