@@ -1,6 +1,7 @@
 """Seconds per CPDGL training step and peak memory, broken down by stage.
 
 Usage: python benchmarks/bench_train.py [--preset demo] [--iters 6] [--warmup 2] [--threads N] [--mp bf16] [--set k=v ...]
+                                        [--losses OUT.json] [--check REF.json [--tol 1e-5]]
 
 Trains `--warmup + --iters` steps of the preset with `cpdgl_learner` (on the synthetic dataset for the demo preset)
 and prints the mean seconds of each stage of a step over the last `--iters` steps:
@@ -13,8 +14,13 @@ and prints the mean seconds of each stage of a step over the last `--iters` step
   backward   backward pass
   step       optimiser step + EMA / bank / prototype updates
 and the peak memory: resident set size of the process on a CPU (peak allocated by PyTorch on a GPU).
+
+Every step's loss and seven terms (the run is seeded: the same code, shapes and threads give the same numbers) are written
+to `--losses` as JSON, and compared with those of `--check` (a file written by `--losses`): the script exits with status 1
+when a value differs by more than `--tol`. `benchmarks/losses_bench_shapes.json` holds the reference of the shapes of
+`benchmarks/README.md`.
 """
-import argparse, os, resource, tempfile, time
+import argparse, json, os, resource, sys, tempfile, time
 from collections import defaultdict
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -55,11 +61,16 @@ def main():
     p.add_argument('--mp', default='', help="mixed precision: '', 'bf16' or 'fp16'")
     p.add_argument('--root', default=str(Path(tempfile.gettempdir())/'cpdgl_bench_synth'), help='synthetic dataset folder')
     p.add_argument('--set', nargs='*', default=[], help='config overrides k=v')
+    p.add_argument('--losses', default='', help="write every step's loss terms to this JSON file")
+    p.add_argument('--check', default='', help='compare the loss terms with this JSON file (from --losses)')
+    p.add_argument('--tol', type=float, default=1e-5, help='largest absolute difference --check accepts')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
+    sets = _parse_sets(a.set)
+    if 'max_iters' in sets: p.error('the run has --warmup + --iters steps: set those instead of max_iters')
     n = a.warmup + a.iters
-    cfg = get_config(a.preset, max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp,
-                     stage_contrast_frac=0., stage_all_frac=0., **_parse_sets(a.set))
+    cfg = get_config(a.preset, **{**dict(max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp,
+                                         stage_contrast_frac=0., stage_all_frac=0.), **sets})
     if cfg.dataset == 'synthetic':
         make_synthetic_voc(a.root, n_train=max(64, n * cfg.batch_size), n_val=cfg.batch_size)
         cfg = cfg.replace(data_root=a.root)
@@ -98,5 +109,20 @@ def main():
     if dev == 'cuda': print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"peak resident memory of the process: {rss:.2f} GiB ({rss0:.2f} GiB before training)")
+    terms = [{k: v for k, v in t.items()} for t in learn.loss_terms]
+    if a.losses:
+        Path(a.losses).write_text(json.dumps(dict(argv=sys.argv[1:], threads=torch.get_num_threads(), terms=terms), indent=1))
+        print(f"loss terms of {len(terms)} steps written to {a.losses}")
+    if a.check: sys.exit(check_losses(terms, json.loads(Path(a.check).read_text())['terms'], a.tol))
+
+def check_losses(terms, ref, tol):
+    "0 when `terms` match `ref` (lists of per-step dicts) within `tol`, else 1; prints the largest difference."
+    if len(terms) != len(ref):
+        print(f"losses: {len(terms)} steps, the reference has {len(ref)}: run with the same --warmup and --iters"); return 1
+    diffs = [(abs(t[k] - r[k]), i, k) for i, (t, r) in enumerate(zip(terms, ref)) for k in r if k != 'iter']
+    worst = max(diffs)
+    ok = worst[0] <= tol
+    print(f"losses {'match' if ok else 'DIFFER'}: largest difference {worst[0]:.2e} (step {worst[1]}, {worst[2]}), tolerance {tol:g}")
+    return 0 if ok else 1
 
 if __name__ == '__main__': main()
