@@ -18,10 +18,9 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
 from torch import nn
 from cpdgl.core import get_config
-from cpdgl.cam import (multiscale_cam, cam_to_label, refine_pseudo_label, affinity_mask, roi_mask, assign_tags, crop_at,
-                       _slow_multiscale_cam, _slow_cam_to_label, _slow_refine_pseudo_label, _slow_affinity_mask,
-                       _slow_roi_mask, _rand_labels, _smooth_cam, _rand_box)
-from cpdgl.crops import _slow_assign_tags, _slow_crop_at
+from cpdgl.cam import multiscale_cam, cam_to_label, refine_pseudo_label, affinity_mask, roi_mask, assign_tags, crop_at
+from cpdgl.test_utils import (slow_multiscale_cam, slow_cam_to_label, slow_refine_pseudo_label, slow_affinity_mask, slow_roi_mask,
+                              slow_assign_tags, slow_crop_at, rand_labels, smooth_cam, rand_box)
 
 def bench(f, reps=5):
     "Fastest of `reps` calls of `f` after one warm-up call, in seconds (the least disturbed by other work)."
@@ -50,11 +49,11 @@ def toolkit_rows(cfg, reps, g):
     "(name, fast seconds, reference seconds, note) of every toolkit function at the shapes of `cfg`."
     B, S, K, p = cfg.batch_size, cfg.crop_size, cfg.n_fg, cfg.patch_size
     hw = S // p
-    y = _rand_labels(B, K, g, p=1.0 / K)
+    y = rand_labels(B, K, g, p=1.0 / K)
     label_idx = torch.where(y.sum(1) == 1, y.argmax(1) + 1, -1)
-    box = _rand_box(B, S, g, min_side=S // 2)
+    box = rand_box(B, S, g, min_side=S // 2)
     img, img_s = torch.randn(B, 3, S, S, generator=g), torch.randn(B, 3, S, S, generator=g)
-    img255 = _smooth_cam(B, 3, S, g, n=8) * 255
+    img255 = smooth_cam(B, 3, S, g, n=8) * 255
     model = StoredCAMs(K, p)
     cam1, aux1 = model.cams(img)
     cam, aux = multiscale_cam(model, img, y, cfg.cam_scales, cam1=cam1, aux_cam1=aux1)
@@ -66,29 +65,29 @@ def toolkit_rows(cfg, reps, g):
         r = None if slow is None else once(slow) * factor
         rows.append((name, t, r, note))
     add('multiscale_cam (no forwards)', lambda: multiscale_cam(model, img, y, cfg.cam_scales, cam1=cam1, aux_cam1=aux1),
-        lambda: _slow_multiscale_cam(model, img, y, cfg.cam_scales))
+        lambda: slow_multiscale_cam(model, img, y, cfg.cam_scales))
     band = S if B * S * S * K <= 2e6 else max(8, int(2e6 / (S * K)))    # rows of one image for the per-pixel loops
     nimg = B if band == S else 1
     f = B * S / (nimg * band)
     note = '' if f == 1 else f'loop on {nimg}×{band} rows, ×{f:.0f}'
     add('cam_to_label (band, img_box)', lambda: cam_to_label(cam, y, box, ignore_mid=True),
-        lambda: _slow_cam_to_label(cam[:nimg, :, :band], y[:nimg], box[:nimg], ignore_mid=True), f, note)
+        lambda: slow_cam_to_label(cam[:nimg, :, :band], y[:nimg], box[:nimg], ignore_mid=True), f, note)
     rs = S if S <= 96 else 64                                           # crop of the PAR loop reference
     f = B * (S / rs) ** 2
     add('refine_pseudo_label (PAR ×2 thresholds)', lambda: refine_pseudo_label(cam, y, img255, box, cfg),
-        lambda: _slow_refine_pseudo_label(cam[:1, :, :rs, :rs], y[:1], img255[:1, :, :rs, :rs], None, cfg), f,
+        lambda: slow_refine_pseudo_label(cam[:1, :, :rs, :rs], y[:1], img255[:1, :, :rs, :rs], None, cfg), f,
         f'loop on 1 image at {rs}², ×{f:.0f}')
     add(f'affinity_mask ({hw}×{hw} tokens)', lambda: affinity_mask(aux, y, box, hw, cfg),
-        lambda: _slow_affinity_mask(aux, y, box, hw, cfg))
+        lambda: slow_affinity_mask(aux, y, box, hw, cfg))
     band = S if B * S * S * K <= 2e6 else max(8, int(2e6 / (S * K)))
     nimg = B if band == S else 1
     f = B * S / (nimg * band)
     add('roi_mask', lambda: roi_mask(cam, y, box, cfg),
-        lambda: _slow_roi_mask(cam[:nimg, :, :band], y[:nimg], box[:nimg], cfg), f, '' if f == 1 else f'loop on {nimg}×{band} rows, ×{f:.0f}')
+        lambda: slow_roi_mask(cam[:nimg, :, :band], y[:nimg], box[:nimg], cfg), f, '' if f == 1 else f'loop on {nimg}×{band} rows, ×{f:.0f}')
     add(f'assign_tags ({cfg.n_local} crops of {cfg.local_size})', lambda: assign_tags(roi, label_idx, cfg, g),
-        lambda: _slow_assign_tags(roi, label_idx, cfg, random.Random(0)))
+        lambda: slow_assign_tags(roi, label_idx, cfg, random.Random(0)))
     add('crop_at ×2 (query + key crops)', lambda: (crop_at(img, boxes, cfg.local_size), crop_at(img_s, boxes, cfg.local_size)),
-        lambda: (_slow_crop_at(img, boxes, cfg.local_size), _slow_crop_at(img_s, boxes, cfg.local_size)))
+        lambda: (slow_crop_at(img, boxes, cfg.local_size), slow_crop_at(img_s, boxes, cfg.local_size)))
     return rows
 
 def demo_step(cfg, reps):
@@ -99,7 +98,7 @@ def demo_step(cfg, reps):
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     B, S, s, n = cfg.batch_size, cfg.crop_size, cfg.local_size, cfg.n_local
     x, x2, xs = (torch.randn(B, 3, S, S) for _ in range(3))
-    y = _rand_labels(B, cfg.n_fg, torch.Generator().manual_seed(0))
+    y = rand_labels(B, cfg.n_fg, torch.Generator().manual_seed(0))
     q, k = torch.randn(B * n, 3, s, s), torch.randn(B * n, 3, s, s)
     def step():
         o, o2 = net(x), net(x2)

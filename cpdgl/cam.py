@@ -4,11 +4,10 @@
 
 # %% ../nbs/04_cam.ipynb #2637e552
 from __future__ import annotations
-import math, random
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .par import PAR, par_affinity, par_refine, _slow_par, _resize
+from .par import PAR, par_affinity, par_refine, _resize
 from .crops import crop_at, assign_tags
 
 # %% auto #0
@@ -17,24 +16,6 @@ __all__ = ['multiscale_cam', 'cam_to_label', 'refine_pseudo_label', 'affinity_ma
 
 # %% ../nbs/04_cam.ipynb #9bff4c54
 _all_ = ['PAR', 'par_affinity', 'par_refine', 'crop_at', 'assign_tags']   # re-exported by `from cpdgl.cam import *`
-
-# %% ../nbs/04_cam.ipynb #d387dffb
-def _rand_labels(B, K, g, p=.4):
-    "Random multi-hot labels (B,K) with at least one class per image."
-    y = (torch.rand(B, K, generator=g) < p).float()
-    y[torch.arange(B), torch.randint(0, K, (B,), generator=g)] = 1.
-    return y
-
-def _smooth_cam(B, K, S, g, n=4, dtype=torch.float32):
-    "Random CAMs (B,K,S,S) in [0, 1] made of smooth blobs."
-    c = torch.rand(B, K, n, n, generator=g, dtype=dtype) ** 2
-    return F.interpolate(c, size=(S, S), mode='bicubic', align_corners=False).clamp(0, 1)
-
-def _rand_box(B, S, g, min_side=1):
-    "Random `img_box` rows (top, bottom, left, right) inside an S×S crop, sides at least `min_side`."
-    t = torch.randint(0, S - min_side + 1, (B, 2), generator=g)
-    e = torch.maximum(torch.randint(0, S + 1, (B, 2), generator=g), t + min_side)
-    return torch.stack([t[:, 0], e[:, 0], t[:, 1], e[:, 1]], 1)
 
 # %% ../nbs/04_cam.ipynb #67cfc949
 def _model_cams(model, x):
@@ -82,40 +63,6 @@ def multiscale_cam(model:nn.Module,               # has `cams(x) -> (cam, aux_ca
     return tuple(acc.new_zeros(B, cls_label.shape[1], H, W).scatter_(1, idx, n)
                  for n in _minmax(acc, valid.repeat(1, 2)).chunk(2, 1))
 
-# %% ../nbs/04_cam.ipynb #35de9b1d
-class _TinyCAMNet(nn.Module):
-    "A stand-in for `CPDGLNet` in tests and benchmarks: patch embedding, two 1×1 classifiers."
-    def __init__(self, K, p=8, d=16):
-        super().__init__()
-        self.embed, self.aux = nn.Conv2d(3, d, p, stride=p), nn.Conv2d(d, d, 1)
-        self.classifier, self.aux_classifier = nn.Conv2d(d, K, 1, bias=False), nn.Conv2d(d, K, 1, bias=False)
-    def cams(self, x):
-        f = self.embed(x).tanh(); fa = self.aux(f).tanh()
-        return self.classifier(f), self.aux_classifier(fa)
-
-# %% ../nbs/04_cam.ipynb #b235c268
-@torch.no_grad()
-def _slow_multiscale_cam(model, img, cls_label, scales=(1.0, 0.5, 0.75, 1.5)):
-    "Multi-scale CAM one image, one scale and one flip at a time, normalised class by class."
-    B, _, H, W = img.shape
-    outs = []
-    for b in range(B):
-        tot = [0., 0.]
-        for s in scales:
-            x = F.interpolate(img[b:b+1], size=(int(H*s), int(W*s)), mode='bilinear', align_corners=False)
-            c, ca = _model_cams(model, x)
-            f, fa = _model_cams(model, x.flip(-1))
-            for i, (u, v) in enumerate(((c, f), (ca, fa))):
-                u = F.interpolate(u, size=(H, W), mode='bilinear', align_corners=False)
-                v = F.interpolate(v, size=(H, W), mode='bilinear', align_corners=False).flip(-1)
-                tot[i] = tot[i] + torch.where(u > v, u, v).clamp(min=0)
-        for t in tot:
-            for k in range(t.shape[1]):
-                if cls_label[b, k] == 0: t[0, k] = 0
-                else: t[0, k] = (t[0, k] - t[0, k].min()) / (t[0, k].max() - t[0, k].min() + 1e-5)
-        outs.append(tot)
-    return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
-
 # %% ../nbs/04_cam.ipynb #36b76ef3
 def _box_mask(img_box, H, W):
     "(B,H,W) bool: True inside `img_box` = (top, bottom, left, right)."
@@ -148,29 +95,6 @@ def cam_to_label(cam:torch.Tensor,          # (B,K,H,W) CAMs in [0, 1]
     lab = _label(cam, cls_label, bkg_thre, high_thre, low_thre, ignore_mid, ignore_index)
     return lab if img_box is None else lab.masked_fill(~_box_mask(img_box, *lab.shape[-2:]), ignore_index)
 
-# %% ../nbs/04_cam.ipynb #64805261
-def _slow_label(cam, cls_label, img_box, bkg, high, low, ignore_mid, mid, out_value):
-    "Pixel-by-pixel CAM label: `mid` in the band, `out_value` outside `img_box`."
-    B, K, H, W = cam.shape
-    c, y = cam.tolist(), cls_label.tolist()
-    bx = img_box.tolist() if img_box is not None else None
-    out = [[[0] * W for _ in range(H)] for _ in range(B)]
-    for b in range(B):
-        for i in range(H):
-            for j in range(W):
-                if bx is not None and not (bx[b][0] <= i < bx[b][1] and bx[b][2] <= j < bx[b][3]):
-                    out[b][i][j] = out_value; continue
-                best, v = 0, -1.
-                for k in range(K):
-                    val = c[b][k][i][j] * y[b][k]
-                    if val > v: best, v = k + 1, val
-                if ignore_mid: out[b][i][j] = 0 if v <= low else (mid if v <= high else best)
-                else: out[b][i][j] = 0 if v <= bkg else best
-    return torch.tensor(out, dtype=torch.long)
-
-def _slow_cam_to_label(cam, cls_label, img_box=None, bkg_thre=.5, high_thre=.7, low_thre=.25, ignore_mid=False, ignore_index=255):
-    return _slow_label(cam, cls_label, img_box, bkg_thre, high_thre, low_thre, ignore_mid, ignore_index, ignore_index)
-
 # %% ../nbs/04_cam.ipynb #f98b6f53
 @torch.no_grad()
 def refine_pseudo_label(cam:torch.Tensor,       # (B,K,S,S) multi-scale CAMs in [0, 1]
@@ -195,30 +119,6 @@ def refine_pseudo_label(cam:torch.Tensor,       # (B,K,S,S) multi-scale CAMs in 
     lh, ll = (keys.gather(1, best[:, i].flatten(1)).view(B, H, W) for i in (0, 1))
     lab = lh.masked_fill(lh == 0, cfg.ignore_index).masked_fill((lh == 0) & (ll == 0), 0)
     return lab if img_box is None else lab.masked_fill(~_box_mask(img_box, H, W), cfg.ignore_index)
-
-# %% ../nbs/04_cam.ipynb #ddb0414f
-def _slow_refine_pseudo_label(cam, cls_label, img255, img_box, cfg):
-    "Refined pseudo label one image at a time, with the pixel-loop PAR and per-pixel combination."
-    B, K, H, W = cam.shape
-    h, w = H // 2, W // 2
-    out = [[[cfg.ignore_index] * W for _ in range(H)] for _ in range(B)]
-    bx = img_box.tolist() if img_box is not None else None
-    for b in range(B):
-        im = F.interpolate(img255[b:b+1].to(cam.dtype), size=(h, w), mode='bilinear', align_corners=False)
-        keys = [0] + [k + 1 for k in range(K) if cls_label[b, k] > 0]
-        labs = []
-        for t in (cfg.high_thre, cfg.low_thre):
-            maps = torch.cat([torch.full((1, 1, H, W), t, dtype=cam.dtype), cam[b:b+1, [k - 1 for k in keys[1:]]]], 1)
-            maps = F.interpolate(maps, size=(h, w), mode='bilinear', align_corners=False).softmax(1)
-            r = F.interpolate(_slow_par(im, maps, cfg.par_dilations, cfg.par_iters), size=(H, W), mode='bilinear', align_corners=False)
-            R = r[0].tolist()
-            labs.append([[keys[max(range(len(keys)), key=lambda k: R[k][i][j])] for j in range(W)] for i in range(H)])
-        for i in range(H):
-            for j in range(W):
-                if bx is not None and not (bx[b][0] <= i < bx[b][1] and bx[b][2] <= j < bx[b][3]): continue
-                lh, ll = labs[0][i][j], labs[1][i][j]
-                out[b][i][j] = lh if lh > 0 else (0 if ll == 0 else cfg.ignore_index)
-    return torch.tensor(out, dtype=torch.long)
 
 # %% ../nbs/04_cam.ipynb #39cd227e
 def _token_box(img_box, S, hw):
@@ -247,27 +147,6 @@ def affinity_mask(aux_cam:torch.Tensor,      # (B,K,S,S) aux CAMs in [0, 1]
     aff.diagonal(dim1=1, dim2=2).fill_(cfg.ignore_index)
     return aff
 
-# %% ../nbs/04_cam.ipynb #7b5e8355
-def _slow_affinity_mask(aux_cam, cls_label, img_box, hw, cfg):
-    "Token labels pixel by pixel, then every token pair in a double loop."
-    h, w = (hw, hw) if isinstance(hw, int) else hw
-    S = aux_cam.shape[-2:]
-    cam = F.interpolate(aux_cam, size=(h, w), mode='bilinear', align_corners=False)
-    lab = _slow_label(cam, cls_label, None, cfg.bkg_thre, cfg.high_thre, cfg.low_thre, True, cfg.ignore_index, cfg.ignore_index)
-    B, N, I = lab.shape[0], h * w, cfg.ignore_index
-    bx, L = (img_box.tolist() if img_box is not None else None), lab.tolist()
-    out = []
-    for b in range(B):
-        t = []
-        for p in range(N):   # a token is inside the box when its centre (i + 1/2) * S / h is
-            i, j = divmod(p, w)
-            inside = bx is None or (2 * bx[b][0] * h <= (2 * i + 1) * S[0] < 2 * bx[b][1] * h and
-                                    2 * bx[b][2] * w <= (2 * j + 1) * S[1] < 2 * bx[b][3] * w)
-            t.append(L[b][i][j] if inside else I)
-        out.append([[I if (p == q or t[p] == I or t[q] == I) else int(t[p] == t[q]) for q in range(N)] for p in range(N)])
-    out = torch.tensor(out, dtype=torch.long)
-    return out
-
 # %% ../nbs/04_cam.ipynb #0c6c643a
 @torch.no_grad()
 def roi_mask(cam:torch.Tensor,         # (B,K,S,S) CAMs in [0, 1]
@@ -278,6 +157,3 @@ def roi_mask(cam:torch.Tensor,         # (B,K,S,S) CAMs in [0, 1]
     "Region-of-interest mask: confident classes, background, uncertain (-1) and outside `img_box`."
     lab = _label(cam, cls_label, cfg.bkg_thre, cfg.high_thre, cfg.low_thre, True, -1)
     return lab if img_box is None else lab.masked_fill(~_box_mask(img_box, *lab.shape[-2:]), cfg.ignore_index)
-
-def _slow_roi_mask(cam, cls_label, img_box, cfg):
-    return _slow_label(cam, cls_label, img_box, cfg.bkg_thre, cfg.high_thre, cfg.low_thre, True, -1, cfg.ignore_index)

@@ -4,7 +4,6 @@
 
 # %% ../nbs/04b_crops.ipynb #e6f5553d
 from __future__ import annotations
-import random
 import torch
 
 # %% auto #0
@@ -91,51 +90,3 @@ def assign_tags(roi:torch.Tensor,        # (B,S,S) ROI mask from `roi_mask`
     centres = _sample_centres(roi, cfg.n_local, generator, cfg.ignore_index, valid)
     boxes = _boxes_from_centres(centres, _valid_box(roi, cfg.ignore_index, valid), s, H, W)
     return boxes, _crop_tags(roi, boxes, label_idx, cfg.n_fg, s, cfg.tag_threshold, cfg.ignore_index)
-
-# %% ../nbs/04b_crops.ipynb #631b32ac
-def _slow_crop_at(img, boxes, size):
-    return torch.stack([img[b, :, t:t + size, l:l + size] for b in range(boxes.shape[0]) for t, l in boxes[b].tolist()])
-
-def _slow_crop_tags(roi, boxes, label_idx, K, s, thr, ignore_index=255):
-    "Tags crop by crop, counting pixel by pixel."
-    B, n = boxes.shape[:2]
-    R = roi.tolist()
-    out = torch.zeros(B, n, dtype=torch.long)
-    for b in range(B):
-        for c, (t, l) in enumerate(boxes[b].tolist()):
-            classes, n_valid, n_fg_unc, unc = set(), 0, 0, False
-            for i in range(t, t + s):
-                for j in range(l, l + s):
-                    v = R[b][i][j]
-                    if v == ignore_index: continue
-                    n_valid += 1
-                    if v != 0: n_fg_unc += 1
-                    if v == -1: unc = True
-                    elif v > 0: classes.add(v)
-            if unc and label_idx[b] > 0: classes.add(int(label_idx[b]))
-            if n_valid == 0 or n_fg_unc / n_valid <= thr: out[b, c] = 0
-            else: out[b, c] = classes.pop() if len(classes) == 1 else -1
-    return out
-
-def _slow_assign_tags(roi, label_idx, cfg, rng=None):
-    "Crop positions with Python's `random`, image by image, boxes moved by if-statements, tags by `_slow_crop_tags`."
-    rng = rng or random.Random(0)
-    B, H, W = roi.shape
-    n, s, I = cfg.n_local, cfg.local_size, cfg.ignore_index
-    R = roi.tolist()
-    boxes = torch.zeros(B, n, 2, dtype=torch.long)
-    for b in range(B):
-        unc = [(i, j) for i in range(H) for j in range(W) if R[b][i][j] == -1]
-        val = [(i, j) for i in range(H) for j in range(W) if R[b][i][j] != I] or [(i, j) for i in range(H) for j in range(W)]
-        cand = unc if len(unc) >= n else val
-        cs = rng.sample(cand, n) if len(cand) >= n else [rng.choice(cand) for _ in range(n)]
-        top, bot = min(i for i, _ in val), max(i for i, _ in val) + 1
-        left, right = min(j for _, j in val), max(j for _, j in val) + 1
-        for c, (i, j) in enumerate(cs):
-            t, l = i - s // 2, j - s // 2
-            if t > bot - s: t = bot - s
-            if t < top: t = top
-            if l > right - s: l = right - s
-            if l < left: l = left
-            boxes[b, c] = torch.tensor([min(max(t, 0), H - s), min(max(l, 0), W - s)])
-    return boxes, _slow_crop_tags(roi, boxes, label_idx, cfg.n_fg, s, cfg.tag_threshold, I)

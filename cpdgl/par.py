@@ -97,36 +97,3 @@ def _resize(x, size):
         return x
     with torch.autocast(x.device.type, enabled=False):      # keep the input's precision under mixed precision
         return _interp_matrix(H, size[0], x.dtype, x.device) @ x @ _interp_matrix(W, size[1], x.dtype, x.device).T
-
-# %% ../nbs/04a_par.ipynb #b660fb07
-def _slow_par(img, maps, dilations=(1, 2, 4, 8, 12, 24), n_iters=10, w_img=0.3, w_pos=0.01):
-    "Pixel-by-pixel PAR in plain Python: affinities, then `n_iters` propagation steps."
-    B, C, h, w = img.shape
-    if maps.shape[-2:] != (h, w): maps = F.interpolate(maps, size=(h, w), mode='bilinear', align_corners=False)
-    offs = _offsets(dilations); N = len(offs)
-    def std(v):
-        mu = sum(v) / len(v)
-        return math.sqrt(sum((x - mu) ** 2 for x in v) / (len(v) - 1))
-    def softmax(v):
-        m = max(v); e = [math.exp(x - m) for x in v]; s = sum(e)
-        return [x / s for x in e]
-    clamp = lambda v, hi: min(max(v, 0), hi - 1)
-    sd = std([o[2] for o in offs])
-    pos = softmax([-(o[2] / (sd + 1e-8) / w_img) ** 2 for o in offs])
-    out = torch.zeros(B, maps.shape[1], h, w, dtype=torch.float64)
-    for b in range(B):
-        I, M = img[b].tolist(), maps[b].tolist()
-        aff = [[None] * w for _ in range(h)]
-        for y in range(h):
-            for x in range(w):
-                logits = [0.] * N
-                for c in range(C):
-                    vals = [I[c][clamp(y + dy, h)][clamp(x + dx, w)] for dy, dx, _ in offs]
-                    s = std(vals)
-                    for k in range(N): logits[k] += -(abs(I[c][y][x] - vals[k]) / (s + 1e-8) / w_img) ** 2 / C
-                aff[y][x] = [a + w_pos * p for a, p in zip(softmax(logits), pos)]
-        for _ in range(n_iters):
-            M = [[[sum(aff[y][x][k] * Mc[clamp(y + dy, h)][clamp(x + dx, w)] for k, (dy, dx, _) in enumerate(offs))
-                   for x in range(w)] for y in range(h)] for Mc in M]
-        out[b] = torch.tensor(M, dtype=torch.float64)
-    return out
