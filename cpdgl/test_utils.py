@@ -4,7 +4,7 @@
 
 # %% ../nbs/97_test_utils.ipynb #8e427b1f
 from __future__ import annotations
-import math, random
+import json, math, random
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,8 +18,8 @@ from .data.block import normalize
 # %% auto #0
 __all__ = ['rand_labels', 'smooth_cam', 'rand_box', 'TinyCAMNet', 'slow_par', 'slow_multiscale_cam', 'slow_label',
            'slow_cam_to_label', 'slow_roi_mask', 'slow_refine_pseudo_label', 'slow_affinity_mask', 'slow_crop_at',
-           'slow_crop_tags', 'slow_assign_tags', 'tiny_vit_config', 'tiny_net_config', 'tiny_config', 'tiny_batches',
-           'tiny_dls', 'tiny_learner']
+           'slow_crop_tags', 'slow_assign_tags', 'tiny_vit_config', 'tiny_net_config', 'tiny_net_overrides',
+           'tiny_config', 'tiny_batches', 'tiny_dls', 'tiny_learner']
 
 # %% ../nbs/97_test_utils.ipynb #48427a1c
 def rand_labels(B, K, g, p=.4):
@@ -236,10 +236,22 @@ def tiny_vit_config(preset:str='demo', **kw):
                 crop_size=32, local_size=16, proj_hidden=32, proj_dim=16)
     return get_config(preset, **{**base, **kw})
 
+_tiny_net = dict(pretrained=False, backbone_kwargs=dict(depth=2), aux_layer=-1, proj_hidden=32, proj_dim=16, bank_size=128)
+
 def tiny_net_config(**kw):
     "The demo config with its network cut to 2 blocks, the last block's features as aux features and small heads; `kw` overrides."
-    base = dict(pretrained=False, backbone_kwargs=dict(depth=2), aux_layer=-1, proj_hidden=32, proj_dim=16, bank_size=128)
-    return get_config('demo', **{**base, **kw})
+    return get_config('demo', **{**_tiny_net, **kw})
+
+def _override(v)->str:
+    "`v` written as the command line's `--set` reads it."
+    if isinstance(v, bool): return str(v).lower()
+    if isinstance(v, dict): return json.dumps(v)
+    if isinstance(v, (tuple, list)): return ','.join(map(str, v))
+    return str(v)
+
+def tiny_net_overrides(**kw)->list:
+    "The values of `tiny_net_config(**kw)` that differ from the demo preset, as `key=value` strings for the command line's `--set`."
+    return [f'{k}={_override(v)}' for k, v in {**_tiny_net, **kw}.items()]
 
 def tiny_config(**kw):
     "A training config for the tests: 32-pixel crops, a 3-block ViT of width 32, 2 images and 2 local crops per batch, 8 steps; `kw` overrides."
