@@ -7,8 +7,9 @@ from __future__ import annotations
 import json, os, sys
 from pathlib import Path
 import torch
+from fastai.torch_core import num_distrib, rank_distrib
 from .core import CPDGLConfig, get_config, default_device
-from .script import command, run_command, command_parser, parse_overrides, describe_config, UsageError
+from .script import command, run_command, parse_overrides, describe_config, UsageError
 from .data.sources import VOCSource, COCOSource, FolderSource
 from .data.synthetic import ensure_synthetic, synthetic_spec, GENERATOR_VERSION
 from .metrics import scores_table
@@ -114,8 +115,6 @@ def _print_dry(name, cfg, lines, writes):
     print("would write:"); [print(f"  {w}") for w in writes]
 
 # %% ../nbs/10_cli.ipynb #d7ca652d
-def _world_size()->int: return int(os.environ.get('WORLD_SIZE', '1'))
-
 @command(config=True, resume=dict(nargs='?', const='last'))
 def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
                 config:str=None,          # JSON config file applied on top of the preset
@@ -130,7 +129,7 @@ def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
                ):
     "Train CPDGL with a preset, a config file and options; on several GPUs launch it with torchrun or accelerate launch -m cpdgl.cli train."
     cfg = make_config(preset, config, set, **fields)
-    ws, rank = _world_size(), int(os.environ.get('RANK', '0'))
+    ws, rank = max(num_distrib(), 1), rank_distrib()
     if ws > 1 and torch.cuda.is_available(): dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0'))); torch.cuda.set_device(dev)
     else: dev = torch.device(device) if device else default_device()
     ckpt = None if resume is None else (Path(out)/'last.pth' if resume == 'last' else Path(resume))
