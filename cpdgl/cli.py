@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .core import CPDGLConfig, get_config, default_device
-from .script import command, run_command, parse_overrides, describe_config, UsageError
+from .script import command, run_command, parse_overrides, describe_config, error_text, UsageError
 from .data.sources import VOCSource, COCOSource, FolderSource
 from .data.synthetic import ensure_synthetic, synthetic_spec, GENERATOR_VERSION
 from .metrics import scores_table
@@ -33,7 +33,7 @@ def make_config(preset:str='demo', config:str=None, overrides=None, **values)->C
     "The config of `preset`, then the JSON file `config`, then the `key=value` strings `overrides`, then `values`."
     try: return get_config(preset, config, **{**parse_overrides(overrides), **values})
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise UsageError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+        raise UsageError(error_text(e)) from None
 
 # %% ../nbs/10_cli.ipynb #28bfe802
 def _synthetic_ready(root)->bool:
@@ -70,7 +70,7 @@ def checkpoint_config(checkpoint, preset:str=None, config:str=None, overrides=No
         if config is not None: cfg = cfg.replace(**CPDGLConfig.load(config).to_dict())
         return cfg.replace(**{**parse_overrides(overrides), **values})
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise UsageError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+        raise UsageError(error_text(e)) from None
 
 def _setup(checkpoint, preset, config, overrides, values, device):
     "(config, model on its device) of a checkpoint."
