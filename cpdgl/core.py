@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c5b74bec
 from __future__ import annotations
-import contextlib, difflib, errno, importlib.resources, json, math, os
+import contextlib, difflib, errno, importlib.resources, json, math, os, secrets
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -30,9 +30,9 @@ def atomic_write(path, # the file to write; its folder is made
     path = Path(path)
     if path.is_dir(): raise IsADirectoryError(f"{path} is a folder, not a file: remove it or write elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp')   # its own per writer: processes may write the same file
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, mode.replace('w', 'x')) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
