@@ -16,13 +16,7 @@ from cpdgl.core import get_config
 from cpdgl.models.backbone import CPDGLNet
 from cpdgl.cam import multiscale_cam
 
-def _parse_sets(sets):
-    out = {}
-    for s in sets:
-        k, v = s.split('=', 1)
-        try: out[k] = eval(v, {})
-        except Exception: out[k] = v
-    return out
+from bench_train import _parse_sets   # the same --set reading as the step benchmark
 
 def _gflop(f):
     "(GFLOP counted while running `f`, its result)."

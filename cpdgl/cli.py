@@ -7,8 +7,9 @@ from __future__ import annotations
 import json, os, sys
 from pathlib import Path
 import torch
+from fastai.torch_core import num_distrib, rank_distrib
 from .core import CPDGLConfig, get_config, default_device
-from .script import command, run_command, command_parser, parse_overrides, describe_config, UsageError
+from .script import command, run_command, parse_overrides, describe_config, error_text, UsageError
 from .data.sources import VOCSource, COCOSource, FolderSource
 from .data.synthetic import ensure_synthetic, synthetic_spec, GENERATOR_VERSION
 from .metrics import scores_table
@@ -32,7 +33,7 @@ def make_config(preset:str='demo', config:str=None, overrides=None, **values)->C
     "The config of `preset`, then the JSON file `config`, then the `key=value` strings `overrides`, then `values`."
     try: return get_config(preset, config, **{**parse_overrides(overrides), **values})
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise UsageError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+        raise UsageError(error_text(e)) from None
 
 # %% ../nbs/10_cli.ipynb #28bfe802
 def _synthetic_ready(root)->bool:
@@ -69,7 +70,7 @@ def checkpoint_config(checkpoint, preset:str=None, config:str=None, overrides=No
         if config is not None: cfg = cfg.replace(**CPDGLConfig.load(config).to_dict())
         return cfg.replace(**{**parse_overrides(overrides), **values})
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise UsageError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+        raise UsageError(error_text(e)) from None
 
 def _setup(checkpoint, preset, config, overrides, values, device):
     "(config, model on its device) of a checkpoint."
@@ -114,8 +115,6 @@ def _print_dry(name, cfg, lines, writes):
     print("would write:"); [print(f"  {w}") for w in writes]
 
 # %% ../nbs/10_cli.ipynb #d7ca652d
-def _world_size()->int: return int(os.environ.get('WORLD_SIZE', '1'))
-
 @command(config=True, resume=dict(nargs='?', const='last'))
 def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
                 config:str=None,          # JSON config file applied on top of the preset
@@ -130,7 +129,7 @@ def cpdgl_train(preset:str='demo',        # config preset: voc, coco or demo
                ):
     "Train CPDGL with a preset, a config file and options; on several GPUs launch it with torchrun or accelerate launch -m cpdgl.cli train."
     cfg = make_config(preset, config, set, **fields)
-    ws, rank = _world_size(), int(os.environ.get('RANK', '0'))
+    ws, rank = max(num_distrib(), 1), rank_distrib()
     if ws > 1 and torch.cuda.is_available(): dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0'))); torch.cuda.set_device(dev)
     else: dev = torch.device(device) if device else default_device()
     ckpt = None if resume is None else (Path(out)/'last.pth' if resume == 'last' else Path(resume))

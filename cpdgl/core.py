@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #c5b74bec
 from __future__ import annotations
-import contextlib, dataclasses, difflib, errno, importlib.resources, json, math, os, random, typing
+import contextlib, difflib, errno, importlib.resources, json, math, os, secrets
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
 import torch
+from fastai.torch_core import set_seed, default_device
 
 # %% auto #0
-__all__ = ['Tuple3', 'DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'atomic_write', 'CPDGLConfig',
+__all__ = ['DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'atomic_write', 'CPDGLConfig',
            'get_config', 'voc_palette', 'seed_everything', 'default_device']
 
 # %% ../nbs/00_core.ipynb #977a0b8a
@@ -29,9 +30,9 @@ def atomic_write(path, # the file to write; its folder is made
     path = Path(path)
     if path.is_dir(): raise IsADirectoryError(f"{path} is a folder, not a file: remove it or write elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp')   # its own per writer: processes may write the same file
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, mode.replace('w', 'x')) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -43,8 +44,6 @@ def atomic_write(path, # the file to write; its folder is made
         if tmp.exists(): tmp.unlink()   # a failed write leaves no partial file behind
 
 # %% ../nbs/00_core.ipynb #63cc8140
-Tuple3 = typing.Tuple[float, float, float]
-
 @dataclass(frozen=True)
 class CPDGLConfig:
     "Every hyperparameter of CPDGL (data, network, CAM toolkit, losses, schedule, evaluation)."
@@ -285,14 +284,9 @@ def voc_palette(n:int=256)->np.ndarray:
     return pal
 
 # %% ../nbs/00_core.ipynb #29ec8689
-def seed_everything(seed:int=0, deterministic:bool=False)->torch.Generator:
-    "Seed Python, NumPy and PyTorch (all devices); return a `torch.Generator` seeded the same way."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
-    os.environ['PYTHONHASHSEED'] = str(seed)
-    if deterministic:
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    return torch.Generator().manual_seed(seed)
+_all_ = ['default_device']   # fastai's, re-exported: `from cpdgl.core import default_device`
 
-def default_device()->torch.device:
-    "The first CUDA device if there is one, else the CPU."
-    return torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
+def seed_everything(seed:int=0, deterministic:bool=False)->torch.Generator:
+    "Seed Python, NumPy and PyTorch on every device (fastai's `set_seed`); return a `torch.Generator` seeded the same way."
+    set_seed(seed, reproducible=deterministic)
+    return torch.Generator().manual_seed(seed)

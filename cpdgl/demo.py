@@ -104,7 +104,7 @@ def plot_losses(learns:dict,  # name -> learner after `fit_cpdgl`
                 path,         # PNG file to write
                ):
     "Loss curves (total and each term, smoothed) of one or more runs, and their validation mIoU, as a PNG."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     terms = ('loss', 'cls', 'aux', 'ptc', 'lcl', 'pcl', 'seg', 'reg')
     fig, axs = plt.subplots(2, 4, figsize=(14, 6))
     smooth = lambda v, k=15: np.convolve(v, np.ones(k) / k, mode='valid') if len(v) > k else np.asarray(v)
@@ -211,7 +211,7 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
           f"  overlays.png       validation images: CAMs, segmentation, ground truth\n"
           f"  loss_curves.png    every loss term over training\n"
           f"  cpdgl/last.pth     the trained model: cpdgl_eval {out/'cpdgl'/'last.pth'} --crf"
-          + (f"\n  toco_only/last.pth the ablation" if ablation else ''))
+          + ("\n  toco_only/last.pth the ablation" if ablation else ''))
     return res
 
 # %% ../nbs/12_demo.ipynb #059034e9

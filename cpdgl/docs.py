@@ -5,8 +5,8 @@
 # %% ../nbs/11_docs.ipynb #d725ec18
 from __future__ import annotations
 import html, importlib, inspect, json, os, re, shutil, subprocess, sys, time
-from contextlib import contextmanager
 from pathlib import Path
+from fastcore.xtras import working_directory
 from .script import command
 
 # %% auto #0
@@ -48,14 +48,6 @@ def _repo_root(start='.')->Path:
     for d in [p, *p.parents]:
         if (d/'settings.ini').exists(): return d
     raise FileNotFoundError(f"No settings.ini at or above {p}: run this from inside the cpdgl repository")
-
-@contextmanager
-def _in_dir(path):
-    "Run the body with `path` as the working directory."
-    old = os.getcwd()
-    os.chdir(path)
-    try: yield
-    finally: os.chdir(old)
 
 # %% ../nbs/11_docs.ipynb #49443b84
 @command()
@@ -351,7 +343,7 @@ def keep_figures(nb_path, dpi:int=60)->int:
     sh.run("%matplotlib inline")
     sh.run("from matplotlib_inline.backend_inline import set_matplotlib_formats; set_matplotlib_formats('png')")
     sh.run(f"import matplotlib; matplotlib.rcParams.update({{'figure.dpi': {dpi}, 'savefig.dpi': {dpi}}})")
-    with _in_dir(nb_path.parent): sh.run_all(nb, exc_stop=True, preproc=skip)
+    with working_directory(nb_path.parent): sh.run_all(nb, exc_stop=True, preproc=skip)
     n = 0
     for c in nb.cells:
         if c.cell_type != 'code': continue
@@ -379,7 +371,7 @@ def cpdgl_docs(
         return
     for f in figures or []:
         print(f"{f}: {keep_figures(f)} pictures kept")
-    with _in_dir(root):
+    with working_directory(root):
         if shutil.which('quarto') and not fallback:
             subprocess.run(['nbdev_docs'], check=True)
             print(f"nbdev_docs built the site in {root/dest}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_learner.ipynb #48da7edb
 from __future__ import annotations
-import json, os
+import json, os, secrets
 from functools import partial
 from pathlib import Path
 import torch
@@ -113,7 +113,7 @@ def _writable(path:Path):
     "Create the folder `path` and check that a file can be written in it."
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path/'.cpdgl_write_test'
+        probe = path/f'.cpdgl_write_test.{os.getpid()}-{secrets.token_hex(4)}'   # its own per process: ranks probe at once
         probe.touch(); probe.unlink()
     except OSError as e:
         raise PermissionError(f"Cannot write to the run folder {path} ({e.strerror or e}): choose a writable out folder "

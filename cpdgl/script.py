@@ -12,7 +12,7 @@ from .core import CPDGLConfig, PRESETS
 
 # %% auto #0
 __all__ = ['UsageError', 'parse_value', 'field_types', 'parse_overrides', 'config_groups', 'CommandParser', 'command_parser',
-           'describe_config', 'command', 'command_kwargs', 'run_command']
+           'describe_config', 'command', 'error_text', 'command_kwargs', 'run_command']
 
 # %% ../nbs/00a_script.ipynb #f8f066c6
 # fastai (imported by every command) still calls `torch.jit.script`, which this torch deprecates on every start
@@ -190,7 +190,7 @@ def _user_error(e)->bool:
     "True for the errors a run reports in one line: bad input (files, values) and every error class cpdgl defines."
     return isinstance(e, _RUN_ERRORS) or type(e).__module__.split('.')[0] == 'cpdgl'
 
-def _message(e)->str:
+def error_text(e)->str:
     "The text of an exception (a `KeyError`'s without the quotes its `str` adds)."
     return e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
 
@@ -213,8 +213,8 @@ def run_command(f, argv=None, prog:str=None):
         return getattr(f, '__wrapped__', f)(**kw)
     except UsageError as e:
         if os.environ.get('CPDGL_TRACEBACK'): raise
-        p.error(_message(e))
+        p.error(error_text(e))
     except Exception as e:
         if os.environ.get('CPDGL_TRACEBACK') or not _user_error(e): raise
-        sys.stderr.write(f"{p.prog}: error: {_message(e)}\n(CPDGL_TRACEBACK=1 shows where it happened)\n")
+        sys.stderr.write(f"{p.prog}: error: {error_text(e)}\n(CPDGL_TRACEBACK=1 shows where it happened)\n")
         raise SystemExit(1)

@@ -5,7 +5,8 @@
 # %% ../../nbs/01a_data.sources.ipynb #8f5752e4
 from __future__ import annotations
 import csv, hashlib, io, os, re, warnings
-from concurrent.futures import ThreadPoolExecutor
+from fastcore.parallel import parallel
+from fastai.vision.utils import image_extensions
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -16,7 +17,7 @@ __all__ = ['IMG_EXTS', 'VOC_LAYOUT', 'COCO_LAYOUT', 'ImageReadError', 'load_imag
            'mask_label', 'Source', 'VOCSource', 'COCOSource', 'read_labels_csv', 'FolderSource']
 
 # %% ../../nbs/01a_data.sources.ipynb #ab483f6f
-IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+IMG_EXTS = tuple(sorted(e for e in image_extensions if e in Image.registered_extensions()))   # fastai's image extensions that PIL reads
 
 class ImageReadError(OSError):
     "An image file that exists but cannot be decoded."
@@ -132,9 +133,8 @@ def _labels_from_masks(mask_files, n_classes, cache, names):
                     return z['labels'].astype(np.float32)
         except Exception as e:   # truncated, emptied or overwritten: rebuilt below
             warnings.warn(f"the label cache {cache} cannot be read ({type(e).__name__}: {str(e)[:80]}); rebuilding it")
-    with ThreadPoolExecutor(4) as ex:
-        labels = np.stack(list(ex.map(lambda f: mask_label(load_mask(f, n_classes), n_classes), mask_files))) if len(mask_files) \
-                 else np.zeros((0, n_classes - 1), np.float32)
+    labels = (np.stack(parallel(lambda f: mask_label(load_mask(f, n_classes), n_classes), mask_files, n_workers=4, threadpool=True,
+                                progress=len(mask_files) >= 1000)) if len(mask_files) else np.zeros((0, n_classes - 1), np.float32))
     if cache is not None:
         try:
             with atomic_write(cache) as f: np.savez(f, names=np.array(list(names)), stamp=np.array(stamp), labels=labels.astype(np.uint8))
@@ -164,7 +164,8 @@ def check_pairs(src, # a `Source`
     if bad_images == 'raise': bad_images = 'error'
     if bad_images not in ('error', 'skip'): raise ValueError(f"bad_images must be 'error' or 'skip', got {bad_images!r}")
     masks = src.mask_files or [None] * len(src)
-    with ThreadPoolExecutor(8) as ex: probs = list(ex.map(lambda a: pair_problem(*a, decode=bad_images == 'skip'), zip(src.img_files, masks)))
+    probs = parallel(lambda a: pair_problem(*a, decode=bad_images == 'skip'), list(zip(src.img_files, masks)), n_workers=8, threadpool=True,
+                     progress=len(masks) >= 1000)
     bad = [p for p in probs if p is not None]
     if not bad: return src
     if bad_images == 'error':
@@ -283,7 +284,7 @@ class FolderSource(Source):
             img_files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMG_EXTS)
             labels = None
             if masks is not None and classes is None: raise ValueError("give `classes` (background first) to read labels from masks")
-        if not img_files: raise FileNotFoundError(f"no images in {folder} (extensions {IMG_EXTS})")
+        if not img_files: raise FileNotFoundError(f"no images in {folder} (no file ends in an image extension PIL reads, such as .jpg or .png)")
         mask_files = None
         if masks is not None:
             mdir = _need(masks, 'mask folder', lay.replace('MASKS', str(masks)))

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.synthetic.ipynb #8e17438b
 from __future__ import annotations
-import json, math, shutil, time
+import json, math, shutil
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
