@@ -21,8 +21,10 @@ from dataclasses import MISSING, fields
 from .core import CPDGLConfig, seed_everything
 from .models.backbone import CPDGLNet, cpdgl_splitter
 from .metrics import ConfusionMetric, F1Metric
-from .callback.cpdgl import (CPDGLCallback, CPDGLLoss, NonFiniteGuard, LossTermsRecorder, IterScheduler,
-                                  CPDGLMixedPrecision, cpdgl_lr_sched)
+from .losses import CPDGLLoss
+from .schedule import IterScheduler, cpdgl_lr_sched
+from .callback.cpdgl import CPDGLCallback
+from .callback.training import NonFiniteGuard, LossTermsRecorder, CPDGLMixedPrecision
 from .callback.checkpoint import CPDGLCheckpoint, load_checkpoint, _train_dl
 
 # %% auto #0

@@ -287,7 +287,9 @@ def tiny_learner(cfg, cbs=(), n:int=4, seed:int=0):
     "A fastai `Learner` of a `CPDGLNet` for `cfg` on `tiny_dls`, with the CPDGL loss, step callback, guard and per-term recorder."
     from fastai.learner import Learner
     from cpdgl.models.backbone import CPDGLNet, cpdgl_splitter
-    from cpdgl.callback.cpdgl import CPDGLLoss, CPDGLCallback, NonFiniteGuard, LossTermsRecorder
+    from cpdgl.losses import CPDGLLoss
+    from cpdgl.callback.cpdgl import CPDGLCallback
+    from cpdgl.callback.training import NonFiniteGuard, LossTermsRecorder
     seed_everything(seed)
     return Learner(tiny_dls(cfg, n, seed), CPDGLNet(cfg), loss_func=CPDGLLoss(cfg), splitter=cpdgl_splitter, lr=cfg.lr,
                    cbs=[NonFiniteGuard(), CPDGLCallback(cfg), LossTermsRecorder(), *cbs])

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from fastai.callback.core import Callback
+from fastai.learner import Recorder
 from fastai.torch_core import rank_distrib
 from ..core import atomic_write
-from .cpdgl import LossTermsRecorder, NonFiniteError, unwrap
+from .training import NonFiniteError, unwrap
 
 # %% auto #0
 __all__ = ['atomic_save', 'CheckpointError', 'load_state', 'rng_states', 'set_rng_states', 'gather_rng_states',
@@ -170,7 +171,7 @@ def append_history(path, # the CSV file
 
 class CPDGLCheckpoint(Callback):
     "Save `last.pth` after each validation and every `every_min` minutes, `best.pth` when `monitor` improves; history.csv."
-    order = LossTermsRecorder.order + 1
+    order = Recorder.order + 1
     def __init__(self, monitor:str='miou_seg', # recorder column to maximise for `best`
                  last:str='last', best:str='best', # file names (without `.pth`) in `learn.path`
                  every_min:float=None, # minutes between time-based `last` checkpoints; None: `cfg.ckpt_every_min`; 0: none
