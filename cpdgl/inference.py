@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_inference.ipynb #76c9020a
 from __future__ import annotations
-import collections, multiprocessing, os, warnings
+import collections, multiprocessing, warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -13,14 +13,15 @@ import torch.nn.functional as F
 from PIL import Image
 import pydensecrf.densecrf as dcrf
 from fastai.vision.core import imagenet_stats
+from fastcore.basics import num_cpus
 from fastprogress.fastprogress import progress_bar
 from .core import CPDGLConfig, voc_palette, atomic_write
 from .metrics import ConfusionMatrix, scores_table
 
 # %% auto #0
-__all__ = ['crf_params', 'dense_crf', 'default_workers', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png',
-           'voc_submission_path', 'overlay', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'fit_side', 'output_names',
-           'segment_source', 'evaluate', 'predict_source', 'check_checkpoint', 'load_model']
+__all__ = ['crf_params', 'dense_crf', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png', 'voc_submission_path',
+           'overlay', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'fit_side', 'output_names', 'segment_source',
+           'evaluate', 'predict_source', 'check_checkpoint', 'load_model']
 
 # %% ../nbs/09_inference.ipynb #6217922e
 def crf_params(cfg:CPDGLConfig)->dict:
@@ -48,11 +49,6 @@ def dense_crf(img:np.ndarray,          # uint8 RGB image (H,W,3)
     return np.asarray(d.inference(iters), dtype=np.float32).reshape(C, H, W)
 
 # %% ../nbs/09_inference.ipynb #5a27a802
-def default_workers()->int:
-    "The number of CPU cores this process may use."
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
 def _crf_label(img, prob, kw): return dense_crf(img, prob, **kw).argmax(0).astype(np.uint8)
 
 def crf_imap(jobs,                  # iterable of `(meta, img uint8 (H,W,3), prob (C,H,W))`
@@ -62,7 +58,7 @@ def crf_imap(jobs,                  # iterable of `(meta, img uint8 (H,W,3), pro
             ):
     "Dense CRF + argmax of every job on `n_workers` processes; yields `(meta, label uint8 (H,W))` in job order."
     kw = crf_params(cfg)
-    n = default_workers() if n_workers is None else n_workers
+    n = (num_cpus() or 1) if n_workers is None else n_workers
     if n <= 1:
         for meta, img, prob in jobs: yield meta, _crf_label(img, prob, kw)
         return
