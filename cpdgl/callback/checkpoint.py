@@ -60,23 +60,31 @@ def load_state(path, # a checkpoint file
     line = str(why).strip().splitlines()[0][:120] if str(why).strip() else type(why).__name__
     raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: {line}): {_AGAIN}")
 
+# %% ../../nbs/06a_callback.checkpoint.ipynb #3f1b7d25
+from fastai.torch_core import get_random_states, set_random_states
+
 # %% ../../nbs/06a_callback.checkpoint.ipynb #01d968c3
+_EARLIER = dict(python='random_state', numpy='numpy_state', torch='torch_state', cuda='torch_cuda_state')   # the keys of earlier checkpoints
+
 def rng_states(dl=None)->dict: # a fastai `DataLoader` whose own generator is saved too
-    "The state of every random generator."
-    name, keys, pos, has_gauss, gauss = np.random.get_state()   # as a tensor: checkpoints hold no NumPy objects
-    st = dict(python=random.getstate(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-              torch=torch.get_rng_state())
-    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
+    "fastai's `get_random_states` (NumPy's as a tensor: checkpoints hold no NumPy objects) and the generator of `dl`."
+    st = get_random_states()
+    name, keys, *rest = st['numpy_state']
+    st['numpy_state'] = (name, torch.from_numpy(keys.astype(np.int64)), *rest)
     if dl is not None and hasattr(dl, 'rng'): st['dl'] = dl.rng.getstate()
     return st
 
-def set_rng_states(st:dict, # from `rng_states`
+def set_rng_states(st:dict, # from `rng_states`, or a checkpoint of an earlier version
                    dl=None): # the `DataLoader` whose generator to restore
-    "Restore the generators saved by `rng_states`."
-    name, keys, *rest = st['numpy']
+    "Restore the generators saved by `rng_states` with fastai's `set_random_states`, and the generator of `dl`."
+    st = {_EARLIER.get(k, k): v for k, v in st.items()}
+    name, keys, *rest = st['numpy_state']
     keys = keys.numpy() if torch.is_tensor(keys) else keys
-    random.setstate(st['python']); np.random.set_state((name, np.asarray(keys, np.uint32), *rest)); torch.set_rng_state(st['torch'])
-    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
+    cudnn = torch.backends.cudnn
+    set_random_states(random_state=st['random_state'], numpy_state=(name, np.asarray(keys, np.uint32), *rest),
+                      torch_state=st['torch_state'], torch_cuda_state=st.get('torch_cuda_state', []) if torch.cuda.is_available() else [],
+                      torch_deterministic=st.get('torch_deterministic', cudnn.deterministic),
+                      torch_benchmark=st.get('torch_benchmark', cudnn.benchmark))
     if 'dl' in st and dl is not None and hasattr(dl, 'rng'): dl.rng.setstate(st['dl'])
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #ec33bd36
