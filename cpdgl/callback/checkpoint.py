@@ -64,27 +64,27 @@ def load_state(path, # a checkpoint file
 from fastai.torch_core import get_random_states, set_random_states
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #01d968c3
-_EARLIER = dict(python='random_state', numpy='numpy_state', torch='torch_state', cuda='torch_cuda_state')   # the keys of earlier checkpoints
+_KEYS = dict(random_state='python', numpy_state='numpy', torch_state='torch', torch_cuda_state='cuda',
+             torch_deterministic='cudnn_deterministic', torch_benchmark='cudnn_benchmark')   # fastai's name: the checkpoint's
 
 def rng_states(dl=None)->dict: # a fastai `DataLoader` whose own generator is saved too
-    "fastai's `get_random_states` (NumPy's as a tensor: checkpoints hold no NumPy objects) and the generator of `dl`."
-    st = get_random_states()
-    name, keys, *rest = st['numpy_state']
-    st['numpy_state'] = (name, torch.from_numpy(keys.astype(np.int64)), *rest)
+    "fastai's `get_random_states` under the checkpoint's keys (NumPy's as a tensor: checkpoints hold no NumPy objects), and `dl`'s generator."
+    st = {_KEYS[k]: v for k, v in get_random_states().items()}
+    name, keys, *rest = st['numpy']
+    st['numpy'] = (name, torch.from_numpy(keys.astype(np.int64)), *rest)
     if dl is not None and hasattr(dl, 'rng'): st['dl'] = dl.rng.getstate()
     return st
 
-def set_rng_states(st:dict, # from `rng_states`, or a checkpoint of an earlier version
+def set_rng_states(st:dict, # from `rng_states` (earlier versions saved no `cuda` without a GPU, and no cudnn flags)
                    dl=None): # the `DataLoader` whose generator to restore
-    "Restore the generators saved by `rng_states` with fastai's `set_random_states`, and the generator of `dl`."
-    st = {_EARLIER.get(k, k): v for k, v in st.items()}
-    name, keys, *rest = st['numpy_state']
-    keys = keys.numpy() if torch.is_tensor(keys) else keys
+    "Restore the generators saved by `rng_states` with fastai's `set_random_states`, and `dl`'s generator."
     cudnn = torch.backends.cudnn
-    set_random_states(random_state=st['random_state'], numpy_state=(name, np.asarray(keys, np.uint32), *rest),
-                      torch_state=st['torch_state'], torch_cuda_state=st.get('torch_cuda_state', []) if torch.cuda.is_available() else [],
-                      torch_deterministic=st.get('torch_deterministic', cudnn.deterministic),
-                      torch_benchmark=st.get('torch_benchmark', cudnn.benchmark))
+    kw = dict(torch_cuda_state=[], torch_deterministic=cudnn.deterministic, torch_benchmark=cudnn.benchmark)
+    kw.update({f: st[k] for f, k in _KEYS.items() if k in st})
+    name, keys, *rest = kw['numpy_state']
+    kw['numpy_state'] = (name, np.asarray(keys.numpy() if torch.is_tensor(keys) else keys, np.uint32), *rest)
+    if not torch.cuda.is_available(): kw['torch_cuda_state'] = []
+    set_random_states(**kw)
     if 'dl' in st and dl is not None and hasattr(dl, 'rng'): dl.rng.setstate(st['dl'])
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #ec33bd36
