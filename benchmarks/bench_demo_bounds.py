@@ -13,7 +13,8 @@ for the given numbers of steps with the demo's batch size and crop, and scores i
   through them the pseudo labels, start from.
 Augmentation: random rescale in the preset's `scale_range`, random crop with padding (ignored), horizontal flip.
 AdamW with the preset's learning rates (backbone `lr`, heads and decoder `lr * head_lr_mult`; `--lr` sets one rate for
-all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints one row per run.
+all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints a line per run as it ends, then
+the table of every run's scores.
 `--save` writes the fully supervised result of the default settings to `cpdgl/assets/demo_bound.json`, which the demo
 prints beside its own scores.
 """
@@ -28,7 +29,7 @@ from cpdgl.data.block import data_root, normalize
 from cpdgl.data.sources import VOCSource
 from cpdgl.data.synthetic import make_synthetic_voc, synthetic_spec, DEMO_DATA
 from cpdgl.inference import evaluate
-from cpdgl.metrics import ConfusionMatrix, MultilabelF1
+from cpdgl.metrics import ConfusionMatrix, MultilabelF1, scores_table
 from cpdgl.models.backbone import CPDGLNet
 
 def load(src):
@@ -110,15 +111,15 @@ def main():
     print(f"demo network ({'from scratch' if a.scratch else 'shipped pretrained backbone'}, {cfg.backbone_kwargs}), batch "
           f"{cfg.batch_size}, crop {cfg.crop_size}, {'lr ' + str(a.lr) if a.lr else f'lr {cfg.lr} (heads x{cfg.head_lr_mult})'}, "
           f"{torch.get_num_threads()} threads; train: {len(train_data[0])} images, val: {len(val[0])} images, full size")
-    print(f"{'run':<34}{'steps':>6}{'s/step':>8}{'F1':>7}{'mIoU':>7}{'ms+flip':>8}  " + ' '.join(f'{n[:8]:>8}' for n in val_src.classes))
+    rows = []
     for steps in a.steps or [cfg.max_iters]:
         for mode, what in (('supervised', 'fully supervised (true masks)'), ('classifier', 'classifier only: CAM label')):
             if mode not in a.modes: continue
             model, sps = train(mode, steps, train_data, cfg, a.lr, a.seed)
             s, f1 = score(model, mode, val, cfg)
             ms = evaluate(model, val_src, cfg, progress=False) if mode == 'supervised' else None
-            f1s, mss = '-' if f1 is None else f'{f1:.3f}', '-' if ms is None else f"{ms['miou']:.3f}"
-            print(f"{what:<34}{steps:>6}{sps:>8.2f}{f1s:>7}{s['miou']:>7.3f}{mss:>8}  " + ' '.join(f'{v:>8.3f}' for v in s['iou']), flush=True)
+            print(f"{what}, {steps} steps: {sps:.2f} s/step" + ('' if f1 is None else f", F1 {f1:.3f}") + f", mIoU {100 * s['miou']:.1f}", flush=True)
+            rows += [(f'{what}, {steps} steps', s)] + ([('  multi-scale + flip', ms)] if ms is not None else [])
             if a.save and mode == 'supervised' and steps == cfg.max_iters and not (a.scratch or a.lr):
                 spec = {k: v for k, v in synthetic_spec(root).items() if k != 'waves'}
                 res = dict(miou=ms['miou'], iou=[None if v != v else v for v in ms['iou'].tolist()], single_scale_miou=s['miou'],
@@ -128,5 +129,6 @@ def main():
                            command='python benchmarks/bench_demo_bounds.py --save')
                 out = DEMO_WEIGHTS.parent/'demo_bound.json'
                 out.write_text(json.dumps(res, indent=1)); print(f'wrote {out}')
+    print(f"\nval mIoU and per-class IoU in %:\n{scores_table(rows, val_src.classes)}")
 
 if __name__ == '__main__': main()

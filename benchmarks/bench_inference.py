@@ -14,9 +14,10 @@ warnings.filterwarnings('ignore')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np
 import torch
+from fastcore.basics import num_cpus
 from cpdgl.core import get_config, seed_everything
 from cpdgl.models.backbone import CPDGLNet
-from cpdgl.inference import dense_crf, crf_params, crf_labels, default_workers, ms_flip_seg, image_tensor
+from cpdgl.inference import dense_crf, crf_params, crf_labels, ms_flip_seg, image_tensor
 from cpdgl.data.synthetic import draw_sample
 
 
@@ -58,7 +59,7 @@ def main():
     s, c = timed(lambda: dense_crf(img, prob, **crf_params(voc)), 2)
     rows.append(('dense CRF, 1 process', '500x375, 21 classes', s, c))
     imgs, probs = zip(*[voc_like(seed=i) for i in range(a.n_crf)])
-    n = default_workers()
+    n = num_cpus() or 1
     s, c = timed(lambda: crf_labels(imgs, probs, voc, n_workers=n), warmup=False, children=True)
     rows.append((f'dense CRF, {n} processes', f'500x375, 21 classes, {a.n_crf} images', s / a.n_crf, c / a.n_crf))
 

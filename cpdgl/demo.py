@@ -15,13 +15,13 @@ from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshol
 from .data.sources import VOCSource
 from .data.block import cpdgl_dataloaders, data_root as dataset_root
 from .learner import check_run_folder
-from .metrics import ConfusionMatrix
+from .metrics import ConfusionMatrix, scores_table
 from .inference import evaluate
 from .predict import pseudo_labels, show_source
 
 # %% auto #0
-__all__ = ['demo_config', 'background_scores', 'baseline_scores', 'train_and_score', 'results_table', 'plot_losses',
-           'save_overlays', 'fully_supervised_bound', 'cooccurrence_table', 'run_demo', 'cpdgl_demo']
+__all__ = ['demo_config', 'background_scores', 'baseline_scores', 'train_and_score', 'plot_losses', 'save_overlays',
+           'fully_supervised_bound', 'cooccurrence_table', 'run_demo', 'cpdgl_demo']
 
 # %% ../nbs/12_demo.ipynb #c2a0e041
 def demo_config(ablation:bool=False, # ToCo losses only: `w_lcl = w_pcl = 0`
@@ -81,23 +81,6 @@ def train_and_score(cfg:CPDGLConfig,      # the config of the run
     t3 = time.time()
     learn.cls_f1 = float(m['cls_f1'].value)
     return learn, scores, meter.rates(), dict(train=t1 - t0, evaluate=t2 - t1, pseudo=t3 - t2)
-
-# %% ../nbs/12_demo.ipynb #2bd9fb3b
-def results_table(rows,             # (name, dict with `miou` and per-class `iou`) pairs, or a dict of them
-                  class_names,      # one name per class, background first
-                 )->str:
-    "Plain-text table: mIoU and per-class IoU (%) of each row; a name starting with '#' is a section heading."
-    rows = list(rows.items() if isinstance(rows, dict) else rows)
-    w = max(len(n) for n, _ in rows) + 2
-    cols = ['mIoU'] + [c[:10] for c in class_names]
-    cw = max(6, max(len(c) for c in cols) + 1)
-    head = f"{'':<{w}}" + ''.join(f'{c:>{cw}}' for c in cols)
-    fmt = lambda v: '-' if v is None or np.isnan(v) else f'{100 * v:.1f}'
-    lines = [head, '-' * len(head)]
-    for name, s in rows:
-        if name.startswith('#'): lines.append(name[1:].strip()); continue
-        lines.append(f'{name:<{w}}' + ''.join(f'{fmt(v):>{cw}}' for v in [s['miou'], *np.asarray(s['iou'], float)]))
-    return '\n'.join(lines)
 
 # %% ../nbs/12_demo.ipynb #f474d4a8
 def plot_losses(learns:dict,  # name -> learner after `fit_cpdgl`
@@ -192,7 +175,7 @@ def run_demo(out='runs/demo',       # folder of everything the demo writes
         same = bound.get('dataset') == res['dataset']
         rows += [('# bound (val)', None), ('  fully supervised, true masks' + ('' if same else ' (of the default dataset)'), bound)]
         res['bound'] = bound
-    res['table'], res['cooccurrence_table'] = results_table(rows, val.classes), cooccurrence_table(cooc)
+    res['table'], res['cooccurrence_table'] = scores_table(rows, val.classes), cooccurrence_table(cooc)
     plot_losses(learns, out/'loss_curves.png')
     save_overlays(learns['CPDGL'].model, val, cfg, out/'overlays.png')
     res['seconds'] = time.time() - t_start

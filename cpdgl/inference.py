@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_inference.ipynb #76c9020a
 from __future__ import annotations
-import collections, multiprocessing, os, warnings
+import collections, multiprocessing, warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -12,14 +12,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 import pydensecrf.densecrf as dcrf
-from fastai.vision.core import imagenet_stats
+from fastcore.basics import num_cpus
 from fastprogress.fastprogress import progress_bar
 from .core import CPDGLConfig, voc_palette, atomic_write
+from .data.block import normalize
 from .metrics import ConfusionMatrix, scores_table
 
 # %% auto #0
-__all__ = ['crf_params', 'dense_crf', 'default_workers', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png',
-           'voc_submission_path', 'overlay', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'fit_side', 'output_names',
+__all__ = ['crf_params', 'dense_crf', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png', 'voc_submission_path',
+           'overlay', 'pad_to_patch', 'ms_flip_seg', 'image_tensor', 'read_ahead', 'fit_side', 'output_names',
            'segment_source', 'evaluate', 'predict_source', 'check_checkpoint', 'load_model']
 
 # %% ../nbs/09_inference.ipynb #6217922e
@@ -48,11 +49,6 @@ def dense_crf(img:np.ndarray,          # uint8 RGB image (H,W,3)
     return np.asarray(d.inference(iters), dtype=np.float32).reshape(C, H, W)
 
 # %% ../nbs/09_inference.ipynb #5a27a802
-def default_workers()->int:
-    "The number of CPU cores this process may use."
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
 def _crf_label(img, prob, kw): return dense_crf(img, prob, **kw).argmax(0).astype(np.uint8)
 
 def crf_imap(jobs,                  # iterable of `(meta, img uint8 (H,W,3), prob (C,H,W))`
@@ -62,7 +58,7 @@ def crf_imap(jobs,                  # iterable of `(meta, img uint8 (H,W,3), pro
             ):
     "Dense CRF + argmax of every job on `n_workers` processes; yields `(meta, label uint8 (H,W))` in job order."
     kw = crf_params(cfg)
-    n = default_workers() if n_workers is None else n_workers
+    n = (num_cpus() or 1) if n_workers is None else n_workers
     if n <= 1:
         for meta, img, prob in jobs: yield meta, _crf_label(img, prob, kw)
         return
@@ -118,11 +114,17 @@ def overlay(img:np.ndarray,      # uint8 RGB image (H,W,3)
     return np.where(fg, (1 - alpha) * img + alpha * col, img).round().clip(0, 255).astype(np.uint8)
 
 # %% ../nbs/09_inference.ipynb #99e7a28c
+def pad_to_patch(x:torch.Tensor, # images (..., H, W)
+                 p:int)->torch.Tensor: # the patch size
+    "`x` padded with zeros at the bottom and on the right to multiples of `p` (`x` itself where it already is)."
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, -w % p, 0, -h % p)) if h % p or w % p else x
+
 @torch.no_grad()
 def ms_flip_seg(model,                    # returns a dict with `key` -> logits (B,C,h,w) on the token grid
                 img:torch.Tensor,         # normalised images (B,3,H,W), on the model's device
                 scales=(1.0,),            # scales of the original size
-                patch_size:int=16,        # inputs are padded to a multiple of this
+                patch_size:int=16,        # inputs are padded to a multiple of this (`pad_to_patch`)
                 flip:bool=True,           # add the logits of the mirrored image
                 key:str='seg',            # output of the model to use
                )->torch.Tensor:
@@ -132,11 +134,10 @@ def ms_flip_seg(model,                    # returns a dict with `key` -> logits 
     for s in scales:
         h, w = max(1, round(H * s)), max(1, round(W * s))
         x = img if (h, w) == (H, W) else F.interpolate(img, size=(h, w), mode='bilinear', align_corners=False)
-        ph, pw = -h % patch_size, -w % patch_size
-        if ph or pw: x = F.pad(x, (0, pw, 0, ph))
+        x = pad_to_patch(x, patch_size)
         if flip: x = torch.cat([x, x.flip(-1)])
         seg = model(x)[key].float()
-        seg = F.interpolate(seg, size=(h + ph, w + pw), mode='bilinear', align_corners=False)
+        seg = F.interpolate(seg, size=x.shape[-2:], mode='bilinear', align_corners=False)
         if flip: seg = seg[:B] + seg[B:].flip(-1)
         seg = F.interpolate(seg[..., :h, :w], size=(H, W), mode='bilinear', align_corners=False)
         out = seg if out is None else torch.maximum(out, seg)
@@ -145,9 +146,7 @@ def ms_flip_seg(model,                    # returns a dict with `key` -> logits 
 # %% ../nbs/09_inference.ipynb #7a5ec466
 def image_tensor(img, device=None)->torch.Tensor:
     "A uint8 RGB image (PIL or (H,W,3) array) as a normalised (1,3,H,W) float tensor on `device`."
-    a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).to(device).permute(2, 0, 1).float()[None] / 255.
-    m, s = (torch.tensor(v, device=a.device).view(1, 3, 1, 1) for v in imagenet_stats)
-    return (a - m) / s
+    return normalize(torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).to(device).permute(2, 0, 1).float()[None] / 255.)
 
 def _model_device(model): return next(model.parameters()).device
 

@@ -72,16 +72,11 @@ class ConfusionMatrix:
                         present=present)
 
 # %% ../nbs/08_metrics.ipynb #a4272051
-def _fmt(v:float, pct:bool=True)->str:
-    return '-' if np.isnan(v) else (f'{100*v:.2f}' if pct else f'{v:.3f}')
+def _fmt(v:float, pct:bool=True, digits:int=2)->str:
+    return '-' if v is None or np.isnan(v) else (f'{100*v:.{digits}f}' if pct else f'{v:.3f}')
 
-def scores_table(scores:dict,         # the dictionary of `ConfusionMatrix.scores`
-                 class_names=None,    # one name per class; default: the class indices
-                )->str:
-    "The per-class scores and their means as a plain-text table."
-    n = len(scores['iou'])
-    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
-    if len(names) != n: raise ValueError(f"{len(names)} class names for {n} classes")
+def _class_table(scores, names):
+    "Per class IoU, precision, recall and FP/TP of one result, then their means and the pixel accuracy."
     names = [nm + ('' if p else ' *') for nm, p in zip(names, scores['present'])]
     w = max(len(nm) for nm in names + ['mean'])
     cols = ('IoU', 'Prec.', 'Recall', 'FP/TP')
@@ -95,6 +90,30 @@ def scores_table(scores:dict,         # the dictionary of `ConfusionMatrix.score
     rows.append(f"{'mean':<{w}}" + ''.join(f'{v:>9}' for v in means))
     rows.append(f"pixel accuracy {_fmt(scores['pixel_acc'])}" + (' (* not in the ground truth, not in the means)' if not scores['present'].all() else ''))
     return '\n'.join(rows)
+
+def _runs_table(runs, names):
+    "One row per result: its mIoU and per-class IoU; a name starting with '#' is a section heading."
+    w = max(len(n) for n, _ in runs) + 2
+    cols = ['mIoU'] + [c[:10] for c in names]
+    cw = max(6, max(len(c) for c in cols) + 1)
+    head = f"{'':<{w}}" + ''.join(f'{c:>{cw}}' for c in cols)
+    lines = [head, '-' * len(head)]
+    for name, s in runs:
+        if name.startswith('#'): lines.append(name[1:].strip()); continue
+        lines.append(f'{name:<{w}}' + ''.join(f'{_fmt(v, digits=1):>{cw}}' for v in [s['miou'], *np.asarray(s['iou'], float)]))
+    return '\n'.join(lines)
+
+def scores_table(scores,              # `ConfusionMatrix.scores` of one result, or (name, scores) pairs (or a dict) of several
+                 class_names=None,    # one name per class, background first; default: the class indices
+                )->str:
+    "A plain-text table: of one result, every score per class and the means; of several, a row each of mIoU and per-class IoU."
+    one = isinstance(scores, dict) and 'iou' in scores
+    runs = None if one else list(scores.items() if isinstance(scores, dict) else scores)
+    sizes = [len(scores['iou'])] if one else [len(s['iou']) for k, s in runs if not k.startswith('#')]
+    n = sizes[0] if sizes else 0 if class_names is None else len(class_names)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    if len(names) != n: raise ValueError(f"{len(names)} class names for {n} classes")
+    return _class_table(scores, names) if one else _runs_table(runs, names)
 
 # %% ../nbs/08_metrics.ipynb #184e2417
 class MultilabelF1:

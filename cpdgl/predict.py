@@ -15,7 +15,7 @@ from .core import CPDGLConfig, voc_palette
 from .metrics import ConfusionMatrix
 from .cam import multiscale_cam
 from .data.sources import FolderSource
-from .inference import image_tensor, crf_imap, save_label_png, predict_source, segment_source, read_ahead
+from .inference import image_tensor, crf_imap, save_label_png, predict_source, segment_source, read_ahead, pad_to_patch
 
 # %% auto #0
 __all__ = ['PatchPadded', 'cam_probs', 'pseudo_labels', 'predict_folder', 'class_names', 'show_cams', 'show_source']
@@ -24,25 +24,21 @@ __all__ = ['PatchPadded', 'cam_probs', 'pseudo_labels', 'predict_folder', 'class
 class PatchPadded(nn.Module):
     "`model` taking inputs of any size: padded to the patch grid; `cam`, `aux_cam` and `seg` at the input's pixel size."
     def __init__(self, model:nn.Module, # a `CPDGLNet` (or a model with its `cams` and `forward` outputs)
-                 patch_size:int):       # inputs are padded to a multiple of this
+                 patch_size:int):       # inputs are padded to a multiple of this (`pad_to_patch`)
         super().__init__(); self.model, self.p = model, patch_size
-
-    def _pad(self, x):
-        h, w = x.shape[-2:]
-        return F.pad(x, (0, -w % self.p, 0, -h % self.p)), (h, w)
 
     def _crop(self, m, hw, pad_hw):
         return F.interpolate(m.float(), size=pad_hw, mode='bilinear', align_corners=False)[..., :hw[0], :hw[1]]
 
     def cams(self, x:torch.Tensor)->tuple:
         "CAM and aux CAM (B,K,H,W) of `x` (B,3,H,W) at pixel resolution."
-        xp, hw = self._pad(x)
+        xp, hw = pad_to_patch(x, self.p), x.shape[-2:]
         out = self.model.cams(xp) if hasattr(self.model, 'cams') else (lambda o: (o['cam'], o['aux_cam']))(self.model(xp))
         return tuple(self._crop(c, hw, xp.shape[-2:]) for c in out)
 
     def forward(self, x:torch.Tensor)->dict:
         "The model's outputs for `x`, with the maps `cam`, `aux_cam`, `seg` at pixel resolution."
-        xp, hw = self._pad(x)
+        xp, hw = pad_to_patch(x, self.p), x.shape[-2:]
         out = dict(self.model(xp))
         for k in ('cam', 'aux_cam', 'seg'):
             if k in out: out[k] = self._crop(out[k], hw, xp.shape[-2:])

@@ -61,23 +61,31 @@ def load_state(path, # a checkpoint file
     line = str(why).strip().splitlines()[0][:120] if str(why).strip() else type(why).__name__
     raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: {line}): {_AGAIN}")
 
+# %% ../../nbs/06a_callback.checkpoint.ipynb #3f1b7d25
+from fastai.torch_core import get_random_states, set_random_states
+
 # %% ../../nbs/06a_callback.checkpoint.ipynb #01d968c3
+_KEYS = dict(random_state='python', numpy_state='numpy', torch_state='torch', torch_cuda_state='cuda',
+             torch_deterministic='cudnn_deterministic', torch_benchmark='cudnn_benchmark')   # fastai's name: the checkpoint's
+
 def rng_states(dl=None)->dict: # a fastai `DataLoader` whose own generator is saved too
-    "The state of every random generator."
-    name, keys, pos, has_gauss, gauss = np.random.get_state()   # as a tensor: checkpoints hold no NumPy objects
-    st = dict(python=random.getstate(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-              torch=torch.get_rng_state())
-    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
+    "fastai's `get_random_states` under the checkpoint's keys (NumPy's as a tensor: checkpoints hold no NumPy objects), and `dl`'s generator."
+    st = {_KEYS[k]: v for k, v in get_random_states().items()}
+    name, keys, *rest = st['numpy']
+    st['numpy'] = (name, torch.from_numpy(keys.astype(np.int64)), *rest)
     if dl is not None and hasattr(dl, 'rng'): st['dl'] = dl.rng.getstate()
     return st
 
-def set_rng_states(st:dict, # from `rng_states`
+def set_rng_states(st:dict, # from `rng_states` (earlier versions saved no `cuda` without a GPU, and no cudnn flags)
                    dl=None): # the `DataLoader` whose generator to restore
-    "Restore the generators saved by `rng_states`."
-    name, keys, *rest = st['numpy']
-    keys = keys.numpy() if torch.is_tensor(keys) else keys
-    random.setstate(st['python']); np.random.set_state((name, np.asarray(keys, np.uint32), *rest)); torch.set_rng_state(st['torch'])
-    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
+    "Restore the generators saved by `rng_states` with fastai's `set_random_states`, and `dl`'s generator."
+    cudnn = torch.backends.cudnn
+    kw = dict(torch_cuda_state=[], torch_deterministic=cudnn.deterministic, torch_benchmark=cudnn.benchmark)
+    kw.update({f: st[k] for f, k in _KEYS.items() if k in st})
+    name, keys, *rest = kw['numpy_state']
+    kw['numpy_state'] = (name, np.asarray(keys.numpy() if torch.is_tensor(keys) else keys, np.uint32), *rest)
+    if not torch.cuda.is_available(): kw['torch_cuda_state'] = []
+    set_random_states(**kw)
     if 'dl' in st and dl is not None and hasattr(dl, 'rng'): dl.rng.setstate(st['dl'])
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #ec33bd36

@@ -75,8 +75,6 @@ def place(patch:torch.Tensor, box:torch.Tensor, size:int)->torch.Tensor:
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_INV = torch.linalg.inv(_YIQ)
 
-def _gray(x): return 0.2989*x[0:1] + 0.587*x[1:2] + 0.114*x[2:3]
-
 def hue_shift(x:torch.Tensor, h:float)->torch.Tensor:
     "Turn the hues of a float `(3, H, W)` image in [0, 1] by `h` of a full turn (YIQ chroma rotation)."
     c, s = math.cos(2*math.pi*h), math.sin(2*math.pi*h)
@@ -94,20 +92,20 @@ class Photometric:
         b, c, s, h = self.strength
         u = lambda lo, hi: float(torch.empty(()).uniform_(lo, hi))
         for op in torch.randperm(4).tolist():
-            if op == 0: x = (x*u(max(0, 1 - b), 1 + b)).clamp(0, 1)
-            elif op == 1: f = u(max(0, 1 - c), 1 + c); x = (f*x + (1 - f)*_gray(x).mean()).clamp(0, 1)
-            elif op == 2: f = u(max(0, 1 - s), 1 + s); x = (f*x + (1 - f)*_gray(x)).clamp(0, 1)
+            if op == 0: x = TF.adjust_brightness(x, u(max(0, 1 - b), 1 + b))
+            elif op == 1: x = TF.adjust_contrast(x, u(max(0, 1 - c), 1 + c))
+            elif op == 2: x = TF.adjust_saturation(x, u(max(0, 1 - s), 1 + s))
             else: x = hue_shift(x, u(-h, h))
         return x
 
     def __call__(self, x:torch.Tensor)->torch.Tensor:
         if torch.rand(()) < self.p_jitter: x = self.color_jitter(x)
-        if torch.rand(()) < self.gray: x = _gray(x).expand(3, -1, -1).contiguous()
+        if torch.rand(()) < self.gray: x = TF.rgb_to_grayscale(x, num_output_channels=3)
         if torch.rand(()) < self.blur:
             sigma = float(torch.empty(()).uniform_(0.1, 2.))
             k = min(2*math.ceil(3*sigma) + 1, 2*((min(x.shape[-2:]) - 1)//2) + 1)
             if k > 1: x = TF.gaussian_blur(x, [k, k], [sigma, sigma])
-        if torch.rand(()) < self.solarize: x = torch.where(x >= 128/255, 1 - x, x)
+        if torch.rand(()) < self.solarize: x = TF.solarize(x, 128/255)
         return x
 
 # %% ../../nbs/02_data.block.ipynb #cf91a5f4
