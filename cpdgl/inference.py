@@ -16,7 +16,7 @@ from fastcore.basics import num_cpus
 from fastprogress.fastprogress import progress_bar
 from .core import CPDGLConfig, voc_palette, atomic_write
 from .data.block import normalize
-from .metrics import ConfusionMatrix, scores_table
+from .metrics import ConfusionMatrix
 
 # %% auto #0
 __all__ = ['crf_params', 'dense_crf', 'crf_imap', 'crf_labels', 'save_label_png', 'read_label_png', 'voc_submission_path',

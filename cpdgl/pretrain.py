@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastcore.basics import num_cpus
 from fastcore.parallel import parallel
 from fastprogress.fastprogress import progress_bar
-from safetensors.torch import save_file, load_file
+from safetensors.torch import save_file
 from torch import nn
 from .core import CPDGLConfig, get_config, seed_everything, DEMO_WEIGHTS
 from .script import command

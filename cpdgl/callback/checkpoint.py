@@ -4,14 +4,14 @@
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #b9d235ee
 from __future__ import annotations
-import csv, io, os, pickle, random, re, time
+import csv, io, pickle, re, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
-from fastai.torch_core import rank_distrib
+from fastai.torch_core import rank_distrib, get_random_states, set_random_states
 from ..core import atomic_write
 from .training import NonFiniteError, unwrap
 
@@ -60,9 +60,6 @@ def load_state(path, # a checkpoint file
     except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError) as e: why = e
     line = str(why).strip().splitlines()[0][:120] if str(why).strip() else type(why).__name__
     raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: {line}): {_AGAIN}")
-
-# %% ../../nbs/06a_callback.checkpoint.ipynb #3f1b7d25
-from fastai.torch_core import get_random_states, set_random_states
 
 # %% ../../nbs/06a_callback.checkpoint.ipynb #01d968c3
 _KEYS = dict(random_state='python', numpy_state='numpy', torch_state='torch', torch_cuda_state='cuda',

@@ -8,14 +8,14 @@ import math, os
 from pathlib import Path
 import numpy as np
 import torch
-from torchvision.transforms import InterpolationMode, RandomResizedCrop, v2
+from torchvision.transforms import InterpolationMode, RandomResizedCrop
 from torchvision.transforms.v2 import functional as TF
 from fasttransform.transform import ItemTransform
 from fastai.data.core import DataLoaders, TfmdDL, TfmdLists
 from fastai.vision.core import imagenet_stats
 from ..core import CPDGLConfig, voc_palette
 from .sources import Source, VOCSource, COCOSource, FolderSource, load_image, load_mask, read_names
-from .synthetic import make_synthetic_voc, ensure_synthetic
+from .synthetic import ensure_synthetic
 
 # %% auto #0
 __all__ = ['normalize', 'denormalize', 'sample_geometry', 'apply_geometry', 'place', 'hue_shift', 'Photometric', 'label_index',
