@@ -10,9 +10,9 @@ from fastcore.xtras import working_directory
 from .script import command
 
 # %% auto #0
-__all__ = ['readme_text', 'write_readme', 'cpdgl_readme', 'page_name', 'doc_notebooks', 'process_notebook', 'render_body',
-           'build_site', 'documented_objects', 'check_site', 'figure_cells', 'missing_figures', 'keep_figures',
-           'cpdgl_docs']
+__all__ = ['readme_text', 'write_readme', 'cpdgl_readme', 'page_name', 'doc_notebooks', 'mixed_cells', 'import_problems',
+           'process_notebook', 'render_body', 'build_site', 'documented_objects', 'check_site', 'figure_cells',
+           'missing_figures', 'keep_figures', 'cpdgl_docs']
 
 # %% ../nbs/11_docs.ipynb #93c1a817
 _DIRECTIVE = re.compile(r'^\s*#\s*\|')
@@ -167,36 +167,32 @@ def _nav(pages, current)->str:
 # %% ../nbs/11_docs.ipynb #2db31fc2
 def _joined(v): return ''.join(v) if isinstance(v, list) else v
 
-def _filter_defaults():
-    "nbdev's `FilterDefaults`, except that cells mixing imports with other code (tests) are not run for the docs."
+def mixed_cells(nb_path)->list:
+    "Ids of the code cells that nbdev runs to build the docs (it runs every cell with an import) and that hold other code too."
     import ast
-    from nbdev.processors import FilterDefaults, exec_show_docs
-    def _mixed(cell):
-        trees = cell.parsed_() or []
-        has = lambda types: any(isinstance(n, types) for t in trees for n in ast.walk(t))
-        return has((ast.Import, ast.ImportFrom)) and has((ast.Expr, ast.Assign, ast.With, ast.For, ast.If))
-    class _exec_docs(exec_show_docs):
-        def __call__(self, cell):
-            if cell.cell_type == 'code' and not (cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}) and _mixed(cell): return
-            super().__call__(cell)
-    class _Filter(FilterDefaults):
-        def base_procs(self): return [_exec_docs if p is exec_show_docs else p for p in super().base_procs()]
-    return _Filter()
+    out = []
+    for c in json.loads(Path(nb_path).read_text())['cells']:
+        src = _cell_src(c)
+        if c['cell_type'] != 'code' or 'nbdev_export' + '()' in src or _directives(src).get('eval', '').lower() == 'false': continue
+        if _directives(src).keys() & {'export', 'exports', 'exporti', 'exec_doc'}: continue
+        try: trees = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))
+        except SyntaxError: continue
+        has = lambda types: any(isinstance(n, types) for n in ast.walk(trees))
+        if has((ast.Import, ast.ImportFrom)) and has((ast.Expr, ast.Assign)): out.append(c.get('id'))
+    return out
+
+def import_problems(nbs_path='nbs')->list:
+    "Problems: cells of the documentation's notebooks that mix imports with other code (`mixed_cells`)."
+    return [f"{p.name}: cell {i} mixes imports with other code, which nbdev would run to build the docs: give the imports a cell of their own"
+            for p in doc_notebooks(nbs_path) for i in mixed_cells(p)]
 
 # %% ../nbs/11_docs.ipynb #3f6cbaca
-def process_notebook(nb_path, doc_url:str='')->tuple:
-    "Run nbdev's doc processors on a notebook (`show_doc` cells made and executed); return (notebook, front matter)."
+def process_notebook(nb_path, # a notebook as nbdev's `proc_nbs` wrote it (in `_proc/`)
+                     doc_url:str='')->tuple: # the site's address, made relative in links
+    "A processed notebook made ready for nbconvert (quarto's syntax dropped); return (notebook, front matter)."
     from execnb.nbio import read_nb, nb2dict
-    import nbformat, warnings
+    import nbformat
     nb = read_nb(nb_path)
-    old, os.environ['IN_TEST'] = os.environ.get('IN_TEST'), '1'
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            _filter_defaults()(nb)
-    finally:
-        if old is None: os.environ.pop('IN_TEST', None)
-        else: os.environ['IN_TEST'] = old
     meta = _tidy(nb, doc_url)
     nbd = nb2dict(nb)
     nbd.get('metadata', {}).pop('widgets', None)
@@ -227,20 +223,29 @@ def _site_css()->str:
     return _CSS + HtmlFormatter(style='default').get_style_defs('.highlight')
 
 def build_site(
-    nbs_path='nbs',   # folder of the notebooks
+    nbs_path='nbs',   # folder of the notebooks, inside a project (a settings.ini at or above it)
     dest='_docs',     # folder of the site (replaced)
     site:str='cpdgl', # name in the sidebar and the titles
     quiet:bool=False, # do not print one line per page
 )->list:
     "Render every notebook of `nbs_path` to `dest/<page>.html` with a sidebar; return the (page, title) list."
     from nbdev.config import get_config
+    from nbdev.serve import proc_nbs
     nbs_path, dest = Path(nbs_path).resolve(), Path(dest).resolve()
-    try: cfg = get_config(); doc_url = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
-    except Exception: doc_url = 'https://nowhere.invalid/'
+    with working_directory(_repo_root(nbs_path)):
+        cfg = get_config()
+        doc_url = f"{cfg.doc_host or ''}{cfg.doc_baseurl or ''}".rstrip('/') + '/'
+        t0 = time.time()
+        in_test = os.environ.get('IN_TEST')
+        try: proc = proc_nbs(nbs_path, n_workers=0)   # nbdev's processors, as nbdev_docs runs them (here in this process); cached in _proc/
+        except Exception as e: raise RuntimeError(f"nbdev could not process the notebooks of {nbs_path}: {type(e).__name__}: {e}") from e
+        finally:
+            if in_test is not None: os.environ['IN_TEST'] = in_test   # nbdev's driver unsets it
+    if not quiet: print(f"  nbdev processed the notebooks into {proc} ({time.time()-t0:.1f} s)", flush=True)
     done, errors = [], []
     for p in doc_notebooks(nbs_path):
         t0 = time.time()
-        try: nb, meta = process_notebook(p, doc_url)
+        try: nb, meta = process_notebook(proc/p.relative_to(nbs_path), doc_url)
         except Exception as e: errors.append(f"{p.name}: {type(e).__name__}: {e}"); continue
         title = meta.get('title') or p.stem
         done.append((page_name(p), title, meta.get('description', ''), render_body(nb)))
@@ -357,7 +362,7 @@ def keep_figures(nb_path, dpi:int=60)->int:
 def cpdgl_docs(
     dest:str='_docs',      # output folder, relative to the repository root
     fallback:bool=False,   # build the static HTML site even when quarto is installed
-    check:bool=False,      # check every module page documents its exported functions and every figure cell has its picture; exit 1 if not
+    check:bool=False,      # check every module page documents its exported functions, every figure cell has its picture, no cell mixes imports with other code; exit 1 if not
     figures:list=None,     # notebooks whose figure cells are run and their pictures stored (`keep_figures`) first
     dry_run:bool=False,    # list the pages it would build and where, build nothing
 ):
@@ -381,7 +386,7 @@ def cpdgl_docs(
         pages = build_site(root/'nbs', root/dest)
         print(f"{len(pages)} pages in {time.time()-t0:.0f} s; open {root/dest/'index.html'}")
         if check:
-            problems = check_site(root/dest, root/'nbs') + missing_figures(root/'nbs')
+            problems = check_site(root/dest, root/'nbs') + missing_figures(root/'nbs') + import_problems(root/'nbs')
             for p in problems: print('PROBLEM', p)
             print(f"docs check: {len(pages)} pages, {len(problems)} problems")
             if problems: sys.exit(1)
