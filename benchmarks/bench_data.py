@@ -7,7 +7,7 @@ one batch (wall clock and CPU seconds of the main and worker processes, worker s
 the training split with workers), and the CPU time per batch as a share of a demo training step (0.5-1 s on a
 2-core CPU).
 """
-import argparse, os, resource, sys, tempfile, time, warnings
+import argparse, os, resource, tempfile, time, warnings
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 warnings.filterwarnings('ignore')

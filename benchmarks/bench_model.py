@@ -74,7 +74,7 @@ def main():
         xv = torch.randn(voc.batch_size, 3, voc.crop_size, voc.crop_size)
         with torch.no_grad(): rows.append(('voc', 'no-grad forward ViT-B/16, 4×448', bench(lambda: mv(xv), reps=1), None))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print(f"| shapes | what | vectorised (ms) | loop reference (ms) | speed-up |\n| --- | --- | ---: | ---: | ---: |")
+    print("| shapes | what | vectorised (ms) | loop reference (ms) | speed-up |\n| --- | --- | ---: | ---: | ---: |")
     for s, w, t, r in rows:
         print(f"| {s} | {w} | {t*1e3:.1f} | {'' if r is None else f'{r*1e3:.1f}'} | {'' if r is None else f'{r/t:.1f}×'} |")
 
