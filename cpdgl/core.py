@@ -13,7 +13,7 @@ from fastai.torch_core import set_seed, default_device
 
 # %% auto #0
 __all__ = ['DEMO_WEIGHTS', 'PRESETS', 'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'atomic_write', 'CPDGLConfig',
-           'get_config', 'voc_palette', 'seed_everything', 'default_device']
+           'get_config', 'voc_palette', 'seed_everything', 'distributed', 'default_device']
 
 # %% ../nbs/00_core.ipynb #977a0b8a
 def _no_space(e)->bool:
@@ -290,3 +290,8 @@ def seed_everything(seed:int=0, deterministic:bool=False)->torch.Generator:
     "Seed Python, NumPy and PyTorch on every device (fastai's `set_seed`); return a `torch.Generator` seeded the same way."
     set_seed(seed, reproducible=deterministic)
     return torch.Generator().manual_seed(seed)
+
+# %% ../nbs/00_core.ipynb #a9ac84e7
+def distributed()->bool:
+    "Whether this process is one of several in an initialised `torch.distributed` process group."
+    return torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from fastai.learner import Metric
+from .core import distributed
 
 # %% auto #0
 __all__ = ['ConfusionMatrix', 'scores_table', 'MultilabelF1', 'multilabel_f1', 'real_items', 'ConfusionMetric', 'F1Metric']
@@ -15,7 +16,7 @@ __all__ = ['ConfusionMatrix', 'scores_table', 'MultilabelF1', 'multilabel_f1', '
 # %% ../nbs/08_metrics.ipynb #3cd3b454
 def _sum_over_processes(t:torch.Tensor)->torch.Tensor:
     "`t` summed over every process (on CUDA for nccl), back on `t`'s device; `t` itself without a process group."
-    if not (dist.is_available() and dist.is_initialized()): return t
+    if not distributed(): return t
     s = t.cuda() if dist.get_backend() == 'nccl' and t.device.type != 'cuda' else t.clone()
     dist.all_reduce(s)
     return s.to(t.device)

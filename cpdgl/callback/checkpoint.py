@@ -12,7 +12,7 @@ import torch.distributed as dist
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
 from fastai.torch_core import rank_distrib, get_random_states, set_random_states
-from ..core import atomic_write
+from ..core import atomic_write, distributed
 from .training import NonFiniteError, unwrap
 
 # %% auto #0
@@ -93,7 +93,7 @@ def _train_dl(learn):
 def gather_rng_states(learn)->dict|list:
     "The random states of this process, or in a distributed run the list of every process's (call on every process)."
     st = rng_states(_train_dl(learn))
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return st
+    if not distributed(): return st
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, st)
     return out
@@ -154,7 +154,7 @@ def load_checkpoint(learn, # a CPDGL learner
 # %% ../../nbs/06a_callback.checkpoint.ipynb #04bfe491
 def _due(waited:bool)->bool:
     "Whether any process has `waited` (every process calls this in a distributed run)."
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return waited
+    if not distributed(): return waited
     dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
     t = torch.tensor([float(waited)], device=dev)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)

@@ -11,6 +11,7 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelBatchException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.learner import Recorder, ValueMetric
+from ..core import distributed
 from ..losses import TERMS, LossTerm
 
 # %% auto #0
@@ -21,13 +22,11 @@ def unwrap(model):
     "The model inside a `DistributedDataParallel` wrapper (or the model itself)."
     return getattr(model, 'module', model)
 
-def _distributed(): return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
 def all_finite(ts)->bool:
     "Whether every tensor in `ts` is finite (on every process of a distributed run)."
     ts = [t for t in ts if t is not None]
     ok = torch.stack([t.detach().float().sum() for t in ts]).isfinite().all() if ts else torch.tensor(True)
-    if _distributed():
+    if distributed():
         ok = ok.to(torch.int32)
         dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     return bool(ok)

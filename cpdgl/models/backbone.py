@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from timm.layers import PatchEmbed
 from timm.models import load_state_dict
 from torch import nn, Tensor
-from ..core import CPDGLConfig
+from ..core import CPDGLConfig, distributed
 
 # %% auto #0
 __all__ = ['ConvStem', 'create_backbone', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
@@ -113,18 +113,16 @@ def _frozen_copy(m):
     for p in c.parameters(): p.requires_grad_(False)
     return c
 
-def _distributed(): return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
 def _all_gather(t):
     "`t` from every process, concatenated along dim 0 (every process must give the same shape)."
-    if not _distributed(): return t
+    if not distributed(): return t
     out = [torch.empty_like(t) for _ in range(dist.get_world_size())]
     dist.all_gather(out, t.contiguous())
     return torch.cat(out)
 
 def _all_reduce(t):
     "The sum of `t` over every process."
-    if _distributed(): dist.all_reduce(t)
+    if distributed(): dist.all_reduce(t)
     return t
 
 def _gmp(x): return F.adaptive_max_pool2d(x, 1)
