@@ -113,6 +113,7 @@ class CPDGLConfig:
     mixed_precision: str = ''                 # '', 'bf16' or 'fp16'
     grad_accum: int = 1                       # micro-batches per optimiser step
     clip_grad: float = 0.                     # max gradient norm; 0 disables clipping
+    grad_checkpoint: bool = False             # recompute each ViT block in the backward pass instead of keeping its activations: less memory, more time, the same numbers
     seed: int = 0                             # seed of everything random
     ckpt_every_min: float = 10.               # also write last.pth every this many minutes of training (0: only at validations)
     max_nonfinite: int = 20                   # stop the run after this many consecutive steps with a non-finite loss or gradient

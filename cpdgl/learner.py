@@ -109,7 +109,7 @@ def _broadcast(self:DistributedDL, t, rank):
 # %% ../nbs/07_learner.ipynb #92d8d5b3
 RUN_NEUTRAL = ('data_root', 'num_workers', 'bad_images', 'pretrained', 'weights_file', 'val_every_frac', 'ckpt_every_min',
                'max_nonfinite', 'eval_scales', 'crf_iters', 'crf_gauss_sxy', 'crf_gauss_compat', 'crf_bi_sxy', 'crf_bi_srgb',
-               'crf_bi_compat', 'max_side')   # fields a resumed run may change: they leave the recipe as it was
+               'crf_bi_compat', 'max_side', 'grad_checkpoint')   # fields a resumed run may change: they leave the recipe as it was
 
 def _writable(path:Path):
     "Create the folder `path` and check that a file can be written in it."

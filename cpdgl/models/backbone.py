@@ -133,6 +133,7 @@ class CPDGLNet(nn.Module):
     def __init__(self, cfg:CPDGLConfig): # the config (backbone, classes, heads, bank)
         super().__init__()
         self.cfg, self.encoder = cfg, create_backbone(cfg)
+        self.encoder.set_grad_checkpointing(cfg.grad_checkpoint)   # timm's: each block recomputed in backward
         n = len(self.encoder.blocks)
         self.aux_idx = n + cfg.aux_layer
         if self.aux_idx < 0: raise ValueError(f"aux_layer={cfg.aux_layer} but the backbone has only {n} blocks.")
