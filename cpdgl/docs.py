@@ -237,7 +237,7 @@ def build_site(
         doc_url = f"{cfg.doc_host or ''}{cfg.doc_baseurl or ''}".rstrip('/') + '/'
         t0 = time.time()
         in_test = os.environ.get('IN_TEST')
-        try: proc = proc_nbs(nbs_path, n_workers=0)   # nbdev's processors, as nbdev_docs runs them (here in this process); cached in _proc/
+        try: proc = proc_nbs(nbs_path, n_workers=0, force=True)   # nbdev's processors, as nbdev_docs runs them (in this process), into _proc/; every time: its cache goes by file times
         except Exception as e: raise RuntimeError(f"nbdev could not process the notebooks of {nbs_path}: {type(e).__name__}: {e}") from e
         finally:
             if in_test is not None: os.environ['IN_TEST'] = in_test   # nbdev's driver unsets it
