@@ -20,13 +20,13 @@ __all__ = ['SYNTH_CLASSES', 'PRETEXT_CLASSES', 'GENERATOR_VERSION', 'DEMO_DATA',
 # %% ../../nbs/01_data.synthetic.ipynb #79f9205f
 SYNTH_CLASSES = ('background', 'disc', 'box', 'triangle', 'ring', 'cross')
 PRETEXT_CLASSES = ('background', 'star', 'crescent', 'arrow', 'ell', 'heart', 'chevron')  # other shape families (`cpdgl.pretrain`)
-GENERATOR_VERSION = 2         # bump whenever a drawing rule changes: datasets stamped with another version are redrawn
+GENERATOR_VERSION = 3         # bump whenever a drawing rule changes: datasets stamped with another version are redrawn
 
 # the shared palette: every object and every background draws its colours from all of these
 _COLOURS = np.array([[220, 40, 40], [40, 170, 60], [50, 80, 220], [230, 210, 40],
                      [200, 60, 200], [40, 200, 210], [240, 140, 30], [235, 235, 235]], dtype=np.float32)
 _TEXTURES = ('solid', 'stripes', 'dots', 'checker', 'hatch', 'rings')
-_CLASS_TEXTURE = {1: 'dots', 2: 'stripes', 3: 'checker', 4: 'hatch', 5: 'rings'}   # each demo class's texture (90% of its objects)
+_CLASS_TEXTURE = {1: 'dots', 2: 'stripes', 3: 'checker', 4: 'hatch', 5: 'rings'}   # each demo class's texture (all of its objects)
 _BIAS_CLASS, _PAIR = 2, (5, 4)                                # box ~ waves; cross -> ring
 
 # %% ../../nbs/01_data.synthetic.ipynb #8f071b9e
@@ -180,7 +180,7 @@ def draw_sample(rng:np.random.Generator,      # random generator of this image
         placed = _place(mask, classes[c], rng, h, w, r_range)
         if placed is None: continue                          # no room left: the image has one object less
         m, sl, y, x, u, v, r, th = placed
-        if biased: tex = _CLASS_TEXTURE[c] if rng.random() < 0.9 else _CLASS_TEXTURE[int(rng.integers(1, 6))]
+        if biased: tex = _CLASS_TEXTURE[c]
         else: tex = 'solid' if rng.random() < 0.5 else _TEXTURES[rng.integers(1, 4)]
         under = img[sl][m].mean(0)                           # the object stands out from what it covers:
         cand = rng.choice(len(_COLOURS), 3, replace=False)   # the farthest of three random palette colours
