@@ -1,7 +1,8 @@
 """How far can the demo's network get on the synthetic dataset in the demo's number of steps? Upper bounds, measured.
 
 Usage: python benchmarks/bench_demo_bounds.py [--steps 400] [--scratch] [--lr LR] [--threads N] [--seed 0]
-                                              [--data DIR] [--data_seed 0] [--n_train N] [--modes supervised classifier] [--save]
+                                              [--data DIR] [--data_seed 0] [--n_train N] [--modes supervised classifier]
+                                              [--set k=v ...] [--save]
 
 Trains the `demo` preset's network (`CPDGLNet`, from the shipped pretrained backbone unless `--scratch`) two ways, each
 for the given numbers of steps with the demo's batch size and crop, and scores it on the synthetic val split:
@@ -11,6 +12,8 @@ for the given numbers of steps with the demo's batch size and crop, and scores i
 - **classifier only**: the image-label loss of the method (`L_cls`), then the CAM label (`cam_to_label`, the method's
   background threshold and the true image labels, as the CAM mIoU of the demo is scored). This is where the CAMs, and
   through them the pseudo labels, start from.
+`--set` changes values of the preset (as in `bench_train.py`), e.g. a narrower ViT with
+`--scratch --set "backbone_kwargs={'depth': 6, 'embed_dim': 96, 'num_heads': 3}"`.
 Augmentation: random rescale in the preset's `scale_range`, random crop with padding (ignored), horizontal flip.
 AdamW with the preset's learning rates (backbone `lr`, heads and decoder `lr * head_lr_mult`; `--lr` sets one rate for
 all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints a line per run as it ends, then
@@ -31,6 +34,7 @@ from cpdgl.data.synthetic import make_synthetic_voc, synthetic_spec, DEMO_DATA
 from cpdgl.inference import evaluate
 from cpdgl.metrics import ConfusionMatrix, MultilabelF1, scores_table
 from cpdgl.models.backbone import CPDGLNet
+from bench_train import _parse_sets   # the same --set reading as the step benchmark
 
 def load(src):
     "Normalised images (N,3,H,W), masks (N,H,W) and labels (N,K) of a whole source."
@@ -101,16 +105,19 @@ def main():
     p.add_argument('--data_seed', type=int, default=DEMO_DATA['seed'], help='seed of the synthetic dataset')
     p.add_argument('--n_train', type=int, default=DEMO_DATA['n_train'], help='training images of the synthetic dataset')
     p.add_argument('--modes', nargs='+', default=['supervised', 'classifier'], choices=['supervised', 'classifier'], help='which runs')
+    p.add_argument('--set', nargs='*', default=[], help='config overrides k=v')
     p.add_argument('--save', action='store_true', help='write the fully supervised result to cpdgl/assets/demo_bound.json')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    cfg = get_config('demo', pretrained=not a.scratch)
+    sets = _parse_sets(a.set)
+    if a.save and (sets or a.scratch or a.lr): p.error('--save writes the bound of the preset as it is: drop --set, --scratch and --lr')
+    cfg = get_config('demo', **{'pretrained': not a.scratch, **sets})
     root = make_synthetic_voc(a.data or data_root(cfg), n_train=a.n_train, seed=a.data_seed)
     train_data, val_src = load(VOCSource(root, 'train')), VOCSource(root, 'val')
     val = load(val_src)
     print(f"demo network ({'from scratch' if a.scratch else 'shipped pretrained backbone'}, {cfg.backbone_kwargs}), batch "
           f"{cfg.batch_size}, crop {cfg.crop_size}, {'lr ' + str(a.lr) if a.lr else f'lr {cfg.lr} (heads x{cfg.head_lr_mult})'}, "
-          f"{torch.get_num_threads()} threads; train: {len(train_data[0])} images, val: {len(val[0])} images, full size")
+          f"{torch.get_num_threads()} threads" + (f', {sets}' if sets else '') + f"; train: {len(train_data[0])} images, val: {len(val[0])} images, full size")
     rows = []
     for steps in a.steps or [cfg.max_iters]:
         for mode, what in (('supervised', 'fully supervised (true masks)'), ('classifier', 'classifier only: CAM label')):
