@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_demo_bounds.py [--steps 400] [--scratch] [--lr LR] [--threads N] [--seed 0]
                                               [--data DIR] [--data_seed 0] [--n_train N] [--modes supervised classifier]
-                                              [--set k=v ...] [--save]
+                                              [--set k=v ...] [--cnn] [--save]
 
 Trains the `demo` preset's network (`CPDGLNet`, from the shipped pretrained backbone unless `--scratch`) two ways, each
 for the given numbers of steps with the demo's batch size and crop, and scores it on the synthetic val split:
@@ -12,6 +12,8 @@ for the given numbers of steps with the demo's batch size and crop, and scores i
 - **classifier only**: the image-label loss of the method (`L_cls`), then the CAM label (`cam_to_label`, the method's
   background threshold and the true image labels, as the CAM mIoU of the demo is scored). This is where the CAMs, and
   through them the pseudo labels, start from.
+`--cnn` trains a plain convolutional network (`PlainCNN`, BatchNorm, stride 8, no attention, random init) on the
+true masks in the same loop instead: a reference learner, to tell the budget apart from the network.
 `--set` changes values of the preset (as in `bench_train.py`), e.g. a narrower ViT with
 `--scratch --set "backbone_kwargs={'depth': 6, 'embed_dim': 96, 'num_heads': 3}"`.
 Augmentation: random rescale in the preset's `scale_range`, random crop with padding (ignored), horizontal flip.
@@ -26,6 +28,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from cpdgl.core import get_config, seed_everything, DEMO_WEIGHTS
 from cpdgl.cam import cam_to_label
 from cpdgl.data.block import data_root, normalize
@@ -57,10 +60,22 @@ def batch(x, m, y, cfg, g):
         if torch.rand(1, generator=g) < 0.5: imgs[j], masks[j] = imgs[j].flip(-1), masks[j].flip(-1)
     return imgs, masks, y[idx]
 
-def train(mode, steps, data, cfg, lr, seed):
+class PlainCNN(nn.Module):
+    "A reference segmenter: eight 3×3 convolutions (BatchNorm, ReLU; stride 8 in all), two dilated ones and a 1×1 classifier."
+    def __init__(self, cfg, w:int=32):
+        super().__init__()
+        def conv(i, o, s=1, d=1, bn=True):
+            return [nn.Conv2d(i, o, 3, s, d, dilation=d, bias=not bn)] + ([nn.BatchNorm2d(o)] if bn else []) + [nn.ReLU(inplace=True)]
+        chans = [(3, w, 2), (w, w, 1), (w, 2*w, 2), (2*w, 2*w, 1), (2*w, 4*w, 2), (4*w, 4*w, 1), (4*w, 4*w, 1)]
+        body = sum((conv(i, o, st) for i, o, st in chans), [])
+        self.net = nn.Sequential(*body, *conv(4*w, 4*w, d=2, bn=False), *conv(4*w, 4*w, d=4, bn=False), nn.Conv2d(4*w, cfg.num_classes, 1))
+    def forward(self, x): return dict(seg=self.net(x))
+    def param_groups(self): return [list(self.parameters()), [], [], []]
+
+def train(mode, steps, data, cfg, lr, seed, cnn=False):
     "Train a fresh `CPDGLNet` for `steps` steps, `mode` 'supervised' or 'classifier'; return it and the seconds per step."
     seed_everything(seed); g = torch.Generator().manual_seed(seed)
-    model = CPDGLNet(cfg).train()
+    model = (PlainCNN(cfg) if cnn else CPDGLNet(cfg)).train()
     lrs = [lr] * 4 if lr else [cfg.lr, cfg.lr, cfg.lr * cfg.head_lr_mult, cfg.lr * cfg.head_lr_mult]
     opt = torch.optim.AdamW([dict(params=p, lr=r) for p, r in zip(model.param_groups(), lrs)], weight_decay=cfg.weight_decay)
     warm = max(1, round(cfg.warmup_frac * steps))
@@ -106,25 +121,28 @@ def main():
     p.add_argument('--n_train', type=int, default=DEMO_DATA['n_train'], help='training images of the synthetic dataset')
     p.add_argument('--modes', nargs='+', default=['supervised', 'classifier'], choices=['supervised', 'classifier'], help='which runs')
     p.add_argument('--set', nargs='*', default=[], help='config overrides k=v')
+    p.add_argument('--cnn', action='store_true', help='train PlainCNN on the true masks instead (supervised only, single scale)')
     p.add_argument('--save', action='store_true', help='write the fully supervised result to cpdgl/assets/demo_bound.json')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     sets = _parse_sets(a.set)
-    if a.save and (sets or a.scratch or a.lr): p.error('--save writes the bound of the preset as it is: drop --set, --scratch and --lr')
+    if a.cnn and 'classifier' in a.modes: p.error('--cnn is a reference segmenter: use it with --modes supervised')
+    if a.save and (sets or a.scratch or a.lr or a.cnn): p.error('--save writes the bound of the preset as it is: drop --set, --scratch, --lr and --cnn')
     cfg = get_config('demo', **{'pretrained': not a.scratch, **sets})
     root = make_synthetic_voc(a.data or data_root(cfg), n_train=a.n_train, seed=a.data_seed)
     train_data, val_src = load(VOCSource(root, 'train')), VOCSource(root, 'val')
     val = load(val_src)
-    print(f"demo network ({'from scratch' if a.scratch else 'shipped pretrained backbone'}, {cfg.backbone_kwargs}), batch "
+    net = 'PlainCNN (random init)' if a.cnn else f"demo network ({'from scratch' if a.scratch else 'shipped pretrained backbone'}, {cfg.backbone_kwargs})"
+    print(f"{net}, batch "
           f"{cfg.batch_size}, crop {cfg.crop_size}, {'lr ' + str(a.lr) if a.lr else f'lr {cfg.lr} (heads x{cfg.head_lr_mult})'}, "
           f"{torch.get_num_threads()} threads" + (f', {sets}' if sets else '') + f"; train: {len(train_data[0])} images, val: {len(val[0])} images, full size")
     rows = []
     for steps in a.steps or [cfg.max_iters]:
-        for mode, what in (('supervised', 'fully supervised (true masks)'), ('classifier', 'classifier only: CAM label')):
+        for mode, what in (('supervised', 'PlainCNN on the true masks' if a.cnn else 'fully supervised (true masks)'), ('classifier', 'classifier only: CAM label')):
             if mode not in a.modes: continue
-            model, sps = train(mode, steps, train_data, cfg, a.lr, a.seed)
+            model, sps = train(mode, steps, train_data, cfg, a.lr, a.seed, a.cnn)
             s, f1 = score(model, mode, val, cfg)
-            ms = evaluate(model, val_src, cfg, progress=False) if mode == 'supervised' else None
+            ms = evaluate(model, val_src, cfg, progress=False) if mode == 'supervised' and not a.cnn else None
             print(f"{what}, {steps} steps: {sps:.2f} s/step" + ('' if f1 is None else f", F1 {f1:.3f}") + f", mIoU {100 * s['miou']:.1f}", flush=True)
             rows += [(f'{what}, {steps} steps', s)] + ([('  multi-scale + flip', ms)] if ms is not None else [])
             if a.save and mode == 'supervised' and steps == cfg.max_iters and not (a.scratch or a.lr):
