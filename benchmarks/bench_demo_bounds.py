@@ -70,10 +70,10 @@ class PlainCNN(nn.Module):
         body = sum((conv(i, o, st) for i, o, st in chans), [])
         self.net = nn.Sequential(*body, *conv(4*w, 4*w, d=2, bn=False), *conv(4*w, 4*w, d=4, bn=False), nn.Conv2d(4*w, cfg.num_classes, 1))
     def forward(self, x): return dict(seg=self.net(x))
-    def param_groups(self): return [list(self.parameters()), [], [], []]
+    def param_groups(self): return [list(self.parameters()), [], [], []]   # CPDGLNet's four groups: all at the backbone's rate
 
 def train(mode, steps, data, cfg, lr, seed, cnn=False):
-    "Train a fresh `CPDGLNet` for `steps` steps, `mode` 'supervised' or 'classifier'; return it and the seconds per step."
+    "Train a fresh `CPDGLNet` (`PlainCNN` if `cnn`) for `steps` steps, `mode` 'supervised' or 'classifier'; return it and the seconds per step."
     seed_everything(seed); g = torch.Generator().manual_seed(seed)
     model = (PlainCNN(cfg) if cnn else CPDGLNet(cfg)).train()
     lrs = [lr] * 4 if lr else [cfg.lr, cfg.lr, cfg.lr * cfg.head_lr_mult, cfg.lr * cfg.head_lr_mult]
@@ -145,7 +145,7 @@ def main():
             ms = evaluate(model, val_src, cfg, progress=False) if mode == 'supervised' and not a.cnn else None
             print(f"{what}, {steps} steps: {sps:.2f} s/step" + ('' if f1 is None else f", F1 {f1:.3f}") + f", mIoU {100 * s['miou']:.1f}", flush=True)
             rows += [(f'{what}, {steps} steps', s)] + ([('  multi-scale + flip', ms)] if ms is not None else [])
-            if a.save and mode == 'supervised' and steps == cfg.max_iters and not (a.scratch or a.lr):
+            if a.save and mode == 'supervised' and steps == cfg.max_iters:   # --save refused other settings above
                 spec = {k: v for k, v in synthetic_spec(root).items() if k != 'waves'}
                 res = dict(miou=ms['miou'], iou=[None if v != v else v for v in ms['iou'].tolist()], single_scale_miou=s['miou'],
                            what='the demo network trained on the true masks, scored multi-scale + flip like the demo',
