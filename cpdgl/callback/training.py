@@ -12,6 +12,7 @@ from fastai.callback.core import Callback, CancelBatchException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.learner import Recorder, ValueMetric
 from ..core import distributed
+from ..models.backbone import set_fused_attention
 from ..losses import TERMS, LossTerm
 
 # %% auto #0
@@ -70,14 +71,20 @@ class NonFiniteGuard(Callback):
 
 # %% ../../nbs/05b_callback.training.ipynb #c7656d52
 class CPDGLMixedPrecision(MixedPrecision):
-    "fastai's `MixedPrecision` with autocast and GradScaler on the model's device (CUDA or CPU)."
+    "fastai's `MixedPrecision` with autocast and GradScaler on the model's device (CUDA or CPU); unfused attention in bf16 on a CPU."
     def before_fit(self):
         dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
-        dev = next(unwrap(self.learn.model).parameters()).device.type
+        model = unwrap(self.learn.model)
+        dev = next(model.parameters()).device.type
         if dev == 'cuda' and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
             raise ValueError("Unsupported GPU for bfloat16 mixed precision training")
         self.kwargs['enabled'] = dtype == torch.float16
         self.autocast, self.learn.scaler, self.scales = torch.autocast(dev, dtype=dtype), torch.amp.GradScaler(dev, **self.kwargs), L()
+        self.attn = set_fused_attention(model, False) if dev == 'cpu' and dtype == torch.bfloat16 else None
+
+    def after_fit(self):
+        if self.attn is not None: set_fused_attention(unwrap(self.learn.model), self.attn)   # as it was
+        super().after_fit()
 
 # %% ../../nbs/05b_callback.training.ipynb #998c23c1
 class LossTermsRecorder(Recorder):

@@ -17,7 +17,7 @@ from torch import nn, Tensor
 from ..core import CPDGLConfig, distributed
 
 # %% auto #0
-__all__ = ['ConvStem', 'create_backbone', 'ASPP', 'proj_head', 'CPDGLNet', 'cpdgl_splitter']
+__all__ = ['ConvStem', 'create_backbone', 'ASPP', 'proj_head', 'CPDGLNet', 'set_fused_attention', 'cpdgl_splitter']
 
 # %% ../../nbs/03_models.backbone.ipynb #27736347
 def _meta_model(name, kw):
@@ -185,6 +185,17 @@ class CPDGLNet(nn.Module):
     def embed_teacher(self, cls_token:Tensor)->Tensor: # class tokens (N,D)
         "Teacher embeddings (N,d), L2-normalised, without gradients."
         return F.normalize(self.proj_teacher(cls_token), dim=-1)
+
+# %% ../../nbs/03_models.backbone.ipynb #29e1952c
+def set_fused_attention(model:nn.Module, # any module holding timm attention layers
+                        enable:bool|dict, # fused (True) or plain (False) attention; or a dict returned earlier, to restore
+                       )->dict:
+    "Switch every timm attention layer of `model` to fused or plain attention; return the previous choice of each, to restore."
+    layers = {n: m for n, m in model.named_modules() if hasattr(m, 'fused_attn')}
+    before = {n: m.fused_attn for n, m in layers.items()}
+    for n, m in layers.items(): m.fused_attn = enable.get(n, m.fused_attn) if isinstance(enable, dict) else bool(enable)
+    return before
+
 
 # %% ../../nbs/03_models.backbone.ipynb #753360d3
 @patch
