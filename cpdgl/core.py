@@ -64,6 +64,8 @@ class CPDGLConfig:
     weights_file: str = ''                    # local weights file for the backbone; '' means the timm hub
     patch_size: int = 16                      # p, patch size of the ViT
     conv_stem: bool = False                   # patch projection → stride-2 3×3 convolutions (`ConvStem`; from-scratch training)
+    stem_convs: int = 1                       # 3×3 convolutions per resolution of the `ConvStem` (the first of each strided)
+    stem_norm: str = 'group'                  # normalisation in the `ConvStem`: 'group' (per image) or 'batch' (batch statistics in training)
     backbone_kwargs: dict = field(default_factory=dict)  # extra `timm.create_model` arguments (e.g. depth)
     aux_layer: int = -3                       # block whose tokens feed the auxiliary classifier
     proj_hidden: int = 2048                   # hidden width of the projection head
@@ -175,7 +177,7 @@ class CPDGLConfig:
         return cls.from_dict(d)
 
 # %% ../nbs/00_core.ipynb #c5fcf39c
-_CHOICES = dict(dataset=('voc', 'coco', 'synthetic', 'folder'), mixed_precision=('', 'bf16', 'fp16'), bad_images=('error', 'skip'))
+_CHOICES = dict(dataset=('voc', 'coco', 'synthetic', 'folder'), stem_norm=('group', 'batch'), mixed_precision=('', 'bf16', 'fp16'), bad_images=('error', 'skip'))
 
 def _check_keys(d):
     "Raise a `KeyError` naming any key that is not a config field, with the closest valid names."
@@ -209,7 +211,7 @@ def _validate(c):
     need(0 < c.local_size <= c.crop_size, f"local_size ({c.local_size}) must be in (0, crop_size={c.crop_size}]")
     need(0 <= c.low_thre <= c.bkg_thre <= c.high_thre <= 1,
          f"thresholds must satisfy 0 <= low_thre <= bkg_thre <= high_thre <= 1, got {c.low_thre}, {c.bkg_thre}, {c.high_thre}")
-    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden', 'max_nonfinite'):
+    for k in ('max_iters', 'batch_size', 'n_local', 'grad_accum', 'par_iters', 'proj_dim', 'proj_hidden', 'max_nonfinite', 'stem_convs'):
         need(getattr(c, k) > 0, f"Config '{k}' must be positive, got {getattr(c, k)}")
     for k in ('w_ptc', 'w_lcl', 'w_pcl', 'w_seg', 'w_reg', 'crf_iters', 'num_workers', 'weight_decay', 'head_lr_mult',
               'poly_power', 'clip_grad', 'warmup_ratio', 'ckpt_every_min'):
@@ -240,9 +242,9 @@ PRESETS = dict(
     coco=dict(dataset='coco', num_classes=81, max_iters=80000, warmup_frac=1500/80000, proto_start_frac=600/80000,
               cam2mask_frac=0.5, val_every_frac=2000/80000),
     demo=dict(dataset='synthetic', num_classes=6, crop_size=96, scale_range=(0.75, 1.5), batch_size=8, num_workers=2,
-              backbone='vit_tiny_patch16_224', pretrained=True, weights_file=str(DEMO_WEIGHTS), patch_size=8, conv_stem=True, backbone_kwargs={'depth': 6},
-              aux_layer=-3, proj_hidden=256, proj_dim=128, ema_momentum=0.99, bank_size=1024, n_local=6, local_size=32,
-              max_iters=400, lr=5e-4, head_lr_mult=2., warmup_frac=0.05, proto_start_frac=0.03, val_every_frac=0.25,
+              backbone='vit_tiny_patch16_224', pretrained=True, weights_file=str(DEMO_WEIGHTS), patch_size=8, conv_stem=True, stem_convs=2, stem_norm='batch',
+              backbone_kwargs={'depth': 4, 'embed_dim': 96, 'num_heads': 3}, aux_layer=-2, proj_hidden=256, proj_dim=128, ema_momentum=0.99, bank_size=1024, n_local=6, local_size=32,
+              max_iters=1200, lr=5e-4, head_lr_mult=2., warmup_frac=0.05, proto_start_frac=0.03, val_every_frac=0.25,
               cam_scales=(1.0, 0.5), reg_scale=0.25, eval_scales=(1.0, 1.25), crf_bi_sxy=30.),
 )
 

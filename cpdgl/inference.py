@@ -260,7 +260,8 @@ def _arch(sd)->str:
     if w is not None: return f"width {w.shape[0]}, {depth} blocks, {w.shape[-1]}-pixel patches"
     convs = [v for k, v in sd.items() if k.startswith('encoder.patch_embed.proj.') and k.endswith('weight') and v.ndim == 4]
     if not convs: return 'unknown'
-    return f"width {convs[-1].shape[0]}, {depth} blocks, convolutional stem of stride {2**(len(convs) - 1)}"
+    bn = any(k.startswith('encoder.patch_embed.proj.') and k.endswith('running_mean') for k in sd)
+    return f"width {convs[-1].shape[0]}, {depth} blocks, convolutional stem of {len(convs) - 1} 3×3 convolutions ({'Batch' if bn else 'Group'}Norm)"
 
 def check_checkpoint(sd:dict, model, path='checkpoint', ckpt_cfg:dict=None):
     "Raise a `ValueError` naming the difference if the state dict `sd` was made for another class count or backbone."
@@ -274,7 +275,7 @@ def check_checkpoint(sd:dict, model, path='checkpoint', ckpt_cfg:dict=None):
     if enc(sd) != enc(own):
         was = f" '{ckpt_cfg['backbone']}' {ckpt_cfg.get('backbone_kwargs') or ''}" if ckpt_cfg and 'backbone' in ckpt_cfg else ''
         raise ValueError(f"{path} was made for another backbone{was} ({_arch(sd)}) than the config's "
-                         f"'{cfg.backbone}' {cfg.backbone_kwargs or ''} ({_arch(own)}): set backbone, backbone_kwargs, patch_size and conv_stem to match")
+                         f"'{cfg.backbone}' {cfg.backbone_kwargs or ''} ({_arch(own)}): set backbone, backbone_kwargs, patch_size, conv_stem, stem_convs and stem_norm to match")
     bad = [n for n, v in sd.items() if n in own and tuple(v.shape) != tuple(own[n].shape)]
     if bad: raise ValueError(f"{path} does not fit the config: {bad[0]} has shape {tuple(sd[bad[0]].shape)}, the model {tuple(own[bad[0]].shape)}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 import torch
 import torch.distributed as dist
+from torch import nn
 from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelBatchException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
@@ -36,6 +37,11 @@ def all_finite(ts)->bool:
 class NonFiniteError(RuntimeError):
     "Training stopped: too many consecutive non-finite steps, or weights that are no longer finite."
 
+def _running_stats(model:nn.Module)->list:
+    "The running-statistics buffers of the BatchNorm layers of `model` (none in a plain ViT)."
+    return [b for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+            for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+
 class NonFiniteGuard(Callback):
     "Skip, count and log every step whose loss or gradient is not finite; stop the run after `max_nonfinite` in a row."
     order, run_valid = MixedPrecision.order + 1, False
@@ -43,6 +49,9 @@ class NonFiniteGuard(Callback):
     def before_fit(self):
         if not hasattr(self.learn, 'n_skipped'): self.learn.n_skipped = 0
         self.skipped, self.in_a_row = [], 0   # (iteration, 'loss' or 'grad') of every skipped step; skipped steps in a row
+        self.stats = _running_stats(self.learn.model)
+
+    def before_batch(self): self.saved = [b.clone() for b in self.stats]   # what the step's forward passes will update
 
     def after_step(self): self.in_a_row = 0
 
@@ -60,6 +69,8 @@ class NonFiniteGuard(Callback):
         it = getattr(self.learn, 'cpdgl_iter', self.learn.train_iter)
         self.learn.n_skipped += 1
         self.skipped.append((it, what))
+        with torch.no_grad():
+            for b, v in zip(self.stats, self.saved): b.copy_(v)
         warnings.warn(f"iteration {it}: non-finite {what}; step skipped ({self.learn.n_skipped} so far)")
         self.in_a_row += 1
         if self.in_a_row >= self.max_nonfinite:

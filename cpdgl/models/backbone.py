@@ -5,6 +5,7 @@
 # %% ../../nbs/03_models.backbone.ipynb #b6432b99
 from __future__ import annotations
 import copy, math
+from functools import partial
 from pathlib import Path
 import timm
 import torch
@@ -39,18 +40,25 @@ def _file_patch_size(path):
 
 # %% ../../nbs/03_models.backbone.ipynb #bd79bc5c
 class ConvStem(PatchEmbed):
-    "timm's `PatchEmbed` with the p×p projection replaced by log2(p) stride-2 3×3 convolutions (GroupNorm, ReLU) and a 1×1 projection."
-    def __init__(self, *args, **kwargs):
+    "timm's `PatchEmbed` with the p×p projection replaced by log2(p) stages of `convs` 3×3 convolutions (the first of each stride 2; norm, ReLU) and a 1×1 projection."
+    def __init__(self, *args,
+                 convs:int=1,          # 3×3 convolutions per stage
+                 norm:str='group',     # 'group': GroupNorm (per image); 'batch': BatchNorm (batch statistics in training)
+                 **kwargs):
         super().__init__(*args, **kwargs)
         (p, q), D, ci = self.patch_size, self.proj.out_channels, self.proj.in_channels
         n = p.bit_length() - 1
         if p != q or p < 2 or 2**n != p:
             raise ValueError(f"ConvStem needs a square power-of-two patch size, got {self.patch_size}.")
+        if norm not in ('group', 'batch'): raise ValueError(f"ConvStem norm must be 'group' or 'batch', got {norm!r}")
+        if convs < 1: raise ValueError(f"ConvStem needs at least one convolution per stage, got convs={convs}")
         layers = []
         for i in range(n):
             w = max(16, D >> (n - 1 - i))
-            layers += [nn.Conv2d(ci, w, 3, stride=2, padding=1, bias=False), nn.GroupNorm(math.gcd(8, w), w), nn.ReLU(inplace=True)]
-            ci = w
+            for j in range(convs):
+                layers += [nn.Conv2d(ci, w, 3, stride=1 + (j == 0), padding=1, bias=False),
+                           nn.GroupNorm(math.gcd(8, w), w) if norm == 'group' else nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+                ci = w
         self.proj = nn.Sequential(*layers, nn.Conv2d(ci, D, 1))
 
 # %% ../../nbs/03_models.backbone.ipynb #2287507e
@@ -62,7 +70,7 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
         if cfg.pretrained and not cfg.weights_file:
             raise ValueError("conv_stem=True replaces the patch projection, which the hub weights do not have: set "
                              "pretrained=False, or give a `weights_file` saved from a model with the same stem.")
-        kw['embed_layer'] = ConvStem
+        kw['embed_layer'] = partial(ConvStem, convs=cfg.stem_convs, norm=cfg.stem_norm)
     arch_p = _meta_model(cfg.backbone, kw).patch_embed.patch_size[0]
     if cfg.patch_size != arch_p:
         if cfg.pretrained and not cfg.weights_file:
