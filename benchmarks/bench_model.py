@@ -1,7 +1,8 @@
 """Time the CPDGL network's pieces on this machine and print a table.
 
 Usage: python benchmarks/bench_model.py [--voc] [--attention] [--threads N]
-Demo shapes: batch 8, crop 96, ViT-Tiny width 192 with 6 blocks and a convolutional stem of stride 8, 5 classes, 6 local crops of 32.
+Demo shapes (the `demo` preset): batch 8, crop 96, a ViT of width 96 with 4 blocks and 3 heads on a convolutional stem of stride 8,
+5 classes, 6 local crops of 32.
 The bookkeeping (EMA update, enqueue, prototype update) is also timed against plain per-parameter / per-key /
 per-class loops, at the VOC recipe sizes (ViT-B/16 weights, bank 4608 × 768, 48 keys per step, 20 classes).
 `--voc` also times a no-grad forward of ViT-B/16 at batch 4, crop 448 (slow on a small CPU).
