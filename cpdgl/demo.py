@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import CPDGLConfig, get_config, DEMO_WEIGHTS
-from .script import command, describe_config
+from .script import command, describe_config, parse_overrides
 from .data.synthetic import (make_synthetic_voc, synthetic_spec, colour_threshold_baseline, CooccurrenceMeter,
                                   DEMO_DATA, GENERATOR_VERSION)
 from .data.sources import VOCSource
@@ -208,6 +208,7 @@ def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
                n_train:int=DEMO_DATA['n_train'],   # training images of the synthetic dataset
                n_val:int=DEMO_DATA['n_val'],       # validation images of the synthetic dataset
                seed:int=None,            # seed of the training runs: initialisation, augmentation, crops (default: the preset's, 0)
+               set:list=None,            # other values of the demo preset for both runs, as key=value strings (e.g. head_lr_mult=5.0)
                n_pseudo:int=96,          # training images whose pseudo labels are scored (0: none, -1: all)
                threads:int=None,         # torch CPU threads (default: torch's choice)
                overwrite:bool=False,     # replace the results of an earlier demo in `out`
@@ -216,7 +217,7 @@ def cpdgl_demo(out:str='runs/demo',      # folder of everything the demo writes
     "Train CPDGL on the synthetic dataset on the CPU, evaluate it, compare with an ablation, baselines and the fully supervised bound."
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if threads: torch.set_num_threads(threads)
-    kw = {k: v for k, v in dict(max_iters=max_iters, seed=seed).items() if v is not None}
+    kw = {**parse_overrides(set), **{k: v for k, v in dict(max_iters=max_iters, seed=seed).items() if v is not None}}
     if dry_run: return _demo_dry_run(out, data_root, ablation, scratch, data_seed, n_train, n_val, overwrite, **kw)
     run_demo(out, data_root, ablation=ablation, scratch=scratch, data_seed=data_seed, n_train=n_train, n_val=n_val,
              n_pseudo=None if n_pseudo < 0 else n_pseudo, overwrite=overwrite, **kw)   # returns None: a console script's exit status
