@@ -141,7 +141,7 @@ def pretrain_backbone(out=DEMO_WEIGHTS,           # weights file to write
             hist.append(scores(it + 1, loss.item()))
     meta = dict(task='multilabel classification of synthetic shapes', classes=PRETEXT_CLASSES[1:], recipe=p,
                 backbone=cfg.backbone, backbone_kwargs=cfg.backbone_kwargs, patch_size=cfg.patch_size,
-                conv_stem=cfg.conv_stem, scores=hist[-1], seconds=round(time.time() - t0), threads=torch.get_num_threads())
+                conv_stem=cfg.conv_stem, stem_convs=cfg.stem_convs, stem_norm=cfg.stem_norm, scores=hist[-1], seconds=round(time.time() - t0), threads=torch.get_num_threads())
     save_backbone(model.encoder, out, meta)
     return dict(meta, history=hist, path=str(out), model=model)
 
