@@ -107,6 +107,8 @@ def backbone_meta(path)->dict:
     from safetensors import safe_open
     with safe_open(str(path), 'pt') as f: return json.loads((f.metadata() or {}).get('cpdgl_pretrain', '{}'))
 
+_ARCH_KEYS = ('backbone', 'backbone_kwargs', 'patch_size', 'conv_stem', 'stem_convs', 'stem_norm')   # the config fields that shape the backbone
+
 def pretrain_backbone(out=DEMO_WEIGHTS,           # weights file to write
                       cfg:CPDGLConfig=None,       # backbone config (default: the `demo` preset)
                       progress:bool=True,         # progress bar
@@ -140,8 +142,7 @@ def pretrain_backbone(out=DEMO_WEIGHTS,           # weights file to write
         if it + 1 == steps or (log_every and (it + 1) % log_every == 0):
             hist.append(scores(it + 1, loss.item()))
     meta = dict(task='multilabel classification of synthetic shapes', classes=PRETEXT_CLASSES[1:], recipe=p,
-                backbone=cfg.backbone, backbone_kwargs=cfg.backbone_kwargs, patch_size=cfg.patch_size,
-                conv_stem=cfg.conv_stem, stem_convs=cfg.stem_convs, stem_norm=cfg.stem_norm, scores=hist[-1], seconds=round(time.time() - t0), threads=torch.get_num_threads())
+                **{k: getattr(cfg, k) for k in _ARCH_KEYS}, scores=hist[-1], seconds=round(time.time() - t0), threads=torch.get_num_threads())
     save_backbone(model.encoder, out, meta)
     return dict(meta, history=hist, path=str(out), model=model)
 
