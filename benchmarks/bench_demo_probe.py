@@ -5,9 +5,9 @@ Usage: python benchmarks/bench_demo_probe.py OUT [--data DIR] [--data_seed 0] [-
        python benchmarks/bench_demo_probe.py --plot PNG OUT [OUT ...]
 
 Trains one `demo` run exactly as `cpdgl_demo` trains its CPDGL run (same config, data, seed and learner), and every
-`--every` steps scores the model on the synthetic val split, without touching the training: every module's train/eval
-flag is restored afterwards, nothing draws from a random generator, and the last probe equals the demo's own scores
-(segmentation, multi-scale + flip, and its co-occurrence diagnostic) to the last digit. Each probe gives:
+`--every` steps scores the model on the synthetic val split, without touching the training: `pseudo_labels` and
+`evaluate` put the model back in its mode, nothing draws from a random generator, and the last probe equals the
+demo's own scores (segmentation, multi-scale + flip, and its co-occurrence diagnostic) to the last digit. Each probe gives:
 - the **CAM labels** (multi-scale CAM of the true image labels, background threshold; what the pseudo labels, the ROI
   masks and the crop tags are made from): mIoU, `cross` IoU, `ring` on `cross` pixels, `box` on waves backgrounds;
 - the **segmentation** (decoder, multi-scale + flip, as `cpdgl_eval` and the demo score it): the same four numbers.
@@ -19,7 +19,7 @@ import argparse, ast, json, os
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-def _keys(): return ('cam_miou', 'cam_cross', 'cam_ring_on_cross', 'cam_box_waves', 'seg_miou', 'seg_cross', 'seg_ring_on_cross', 'seg_box_waves')
+KEYS = ('cam_miou', 'cam_cross', 'cam_ring_on_cross', 'cam_box_waves', 'seg_miou', 'seg_cross', 'seg_ring_on_cross', 'seg_box_waves')
 
 def plot(png, outs):
     "`ring` on `cross` (CAM labels and segmentation) and `cross` IoU of the segmentation over the steps of each run."
@@ -52,15 +52,13 @@ def main():
     import torch
     torch.set_num_threads(a.threads)
     from fastai.callback.core import Callback
-    from cpdgl.cam import multiscale_cam
     from cpdgl.data.block import cpdgl_dataloaders, data_root
     from cpdgl.data.sources import VOCSource
     from cpdgl.data.synthetic import CooccurrenceMeter, DEMO_DATA, make_synthetic_voc, synthetic_spec
     from cpdgl.demo import demo_config
-    from cpdgl.inference import evaluate, image_tensor
+    from cpdgl.inference import evaluate
     from cpdgl.learner import cpdgl_learner
-    from cpdgl.metrics import ConfusionMatrix
-    from cpdgl.predict import PatchPadded, cam_probs
+    from cpdgl.predict import pseudo_labels
 
     out = Path(a.out[0])
     kw = {k: ast.literal_eval(v) for k, v in (s.split('=', 1) for s in a.set)}
@@ -75,28 +73,18 @@ def main():
 
     @torch.no_grad()
     def probe(model, it):
-        flags = {m: m.training for m in model.modules()}
-        try:
-            model.eval(); pm = PatchPadded(model, cfg.patch_size)
-            cam_meter, cam_cm = CooccurrenceMeter(waves), ConfusionMatrix(cfg.num_classes, cfg.ignore_index)
-            for i in range(len(val)):
-                lab = torch.as_tensor(val.labels[i])
-                cam, _ = multiscale_cam(pm, image_tensor(val.image(i)), lab[None], cfg.cam_scales)
-                pred, mask = cam_probs(cam[0], lab, cfg.bkg_thre).argmax(0).astype('uint8'), val.mask(i)
-                cam_meter.update(pred, mask, Path(val.img_files[i]).stem)
-                cam_cm.update(torch.from_numpy(pred), torch.from_numpy(mask))
-            seg_meter = CooccurrenceMeter(waves)
-            seg = evaluate(model, val, cfg, progress=False,
-                           on_pred=lambda i, pred, mask: seg_meter.update(pred, mask, Path(val.img_files[i]).stem))
-        finally:
-            for m, f in flags.items(): m.training = f
-        cam, rc, rs = cam_cm.scores(), cam_meter.rates(), seg_meter.rates()
+        cam_meter, seg_meter = CooccurrenceMeter(waves), CooccurrenceMeter(waves)   # both calls put the model back in its mode
+        cam = pseudo_labels(model, val, cfg, crf=False, progress=False,
+                            on_pred=lambda i, pred, mask: cam_meter.update(pred, mask, Path(val.img_files[i]).stem))
+        seg = evaluate(model, val, cfg, progress=False,
+                       on_pred=lambda i, pred, mask: seg_meter.update(pred, mask, Path(val.img_files[i]).stem))
+        rc, rs = cam_meter.rates(), seg_meter.rates()
         r = dict(it=it, cam_miou=float(cam['miou']), cam_cross=float(cam['iou'][-1]),
                  cam_ring_on_cross=rc['ring on cross']['rate'], cam_box_waves=rc['box on waves background']['rate'],
                  seg_miou=float(seg['miou']), seg_cross=float(seg['iou'][-1]),
                  seg_ring_on_cross=rs['ring on cross']['rate'], seg_box_waves=rs['box on waves background']['rate'])
         log.append(r)
-        print(f"step {it:5d}  " + '  '.join(f"{k} {100 * r[k]:5.1f}" for k in _keys()), flush=True)
+        print(f"step {it:5d}  " + '  '.join(f"{k} {100 * r[k]:5.1f}" for k in KEYS), flush=True)
         out.mkdir(parents=True, exist_ok=True); (out/'probe.json').write_text(json.dumps(log, indent=1))
 
     class Probe(Callback):

@@ -62,6 +62,7 @@ def pseudo_labels(model,                 # a `CPDGLNet`
                   n_workers:int=None,    # CRF processes (None: every core)
                   idxs=None,             # the images to label (default: all)
                   progress:bool=True,    # show a progress bar
+                  on_pred=None,          # also called as `on_pred(i, label, mask)` with each image's label map (mask None without masks)
                  ):
     "Multi-scale CAM (+ CRF) pseudo labels of `source`; the scores against its masks, if it has masks, else None."
     if source.labels is None: raise ValueError(f"{source!r} has no image labels: pseudo labels need them")
@@ -79,7 +80,9 @@ def pseudo_labels(model,                 # a `CPDGLNet`
         stream = crf_imap(jobs(), cfg, n_workers) if crf else ((i, p.argmax(0).astype(np.uint8)) for i, _, p in jobs())
         for i, lbl in stream:
             if out_dir is not None: save_label_png(lbl, Path(out_dir)/f'{Path(source.img_files[i]).stem}.png')
-            if cm is not None: cm.update(torch.from_numpy(lbl), torch.from_numpy(source.mask(i)))
+            mask = None if cm is None else source.mask(i)
+            if cm is not None: cm.update(torch.from_numpy(lbl), torch.from_numpy(mask))
+            if on_pred is not None: on_pred(i, lbl, mask)
     finally: model.train(was_training)
     return None if cm is None else cm.scores()
 
