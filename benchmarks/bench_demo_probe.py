@@ -1,7 +1,7 @@
 """When does a demo run pick up the `ring`-on-`cross` bias? The co-occurrence diagnostic measured during training.
 
 Usage: python benchmarks/bench_demo_probe.py OUT [--data DIR] [--data_seed 0] [--n_train 2400] [--n_val 160]
-                                             [--seed 0] [--every 60] [--threads 2] [--set k=v ...]
+                                             [--seed 0] [--every 60] [--average] [--threads 2] [--set k=v ...]
        python benchmarks/bench_demo_probe.py --plot PNG OUT [OUT ...]
 
 Trains one `demo` run exactly as `cpdgl_demo` trains its CPDGL run (same config, data, seed and learner), and every
@@ -12,12 +12,32 @@ demo's own scores (segmentation, multi-scale + flip, and its co-occurrence diagn
   masks and the crop tags are made from): mIoU, `cross` IoU, `ring` on `cross` pixels, `box` on waves backgrounds;
 - the **segmentation** (decoder, multi-scale + flip, as `cpdgl_eval` and the demo score it): the same four numbers.
 Writes `OUT/probe.json` (a list, one entry per probe) as it goes and prints each probe as a line.
+`--average` also keeps averages of the weights through the run (`AVERAGES`: the mean of every step's weights over the
+last half or the last quarter of the run, and moving averages with momentum 0.99 and 0.995) and, after the last
+weights, probes each of them the same way (entries with `weights` set to the average's name). `--every 0` probes
+only the end of the run.
 `--plot` draws `ring` on `cross` and `cross` IoU over the steps of several such runs into one PNG.
 The dataset is drawn into `--data` (default: the demo's data folder) if it is absent or was drawn with other values.
 """
-import argparse, ast, json, os
+import argparse, ast, copy, json, os
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+# name -> ('mean', first step of the mean as a fraction of the run) or ('ema', momentum); each average takes in the
+# weights after every optimiser step (every floating-point tensor of the model's state dict, BatchNorm statistics included)
+AVERAGES = {'mean, last half': ('mean', 0.5), 'mean, last quarter': ('mean', 0.75), 'EMA 0.99': ('ema', 0.99),
+            'EMA 0.995': ('ema', 0.995)}
+
+def update_averages(avgs:dict, counts:dict, state:dict, it:int, n_iters:int):
+    "Take `state` (the weights after step `it` of `n_iters`) into every average of `AVERAGES`, kept in `avgs` and `counts`."
+    for name, (kind, v) in AVERAGES.items():
+        if kind == 'mean' and it <= v * n_iters: continue
+        counts[name] = counts.get(name, 0) + 1
+        if name not in avgs: avgs[name] = {k: t.clone() for k, t in state.items()}
+        elif kind == 'mean':
+            for k, t in state.items(): avgs[name][k] += (t - avgs[name][k]) / counts[name]
+        else:
+            for k, t in state.items(): avgs[name][k].mul_(v).add_(t, alpha=1 - v)
 
 KEYS = ('cam_miou', 'cam_cross', 'cam_ring_on_cross', 'cam_box_waves', 'seg_miou', 'seg_cross', 'seg_ring_on_cross', 'seg_box_waves')
 
@@ -27,7 +47,8 @@ def plot(png, outs):
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.4))
     for o in outs:
-        log = json.loads((Path(o)/'probe.json').read_text())[:-1]   # the last entry repeats the end of training
+        log = [r for r in json.loads((Path(o)/'probe.json').read_text()) if r.get('weights', 'last') == 'last']
+        log = log[:-1] if len(log) > 1 and log[-1]['it'] == log[-2]['it'] else log   # the end of training, probed twice
         it = [r['it'] for r in log]
         for ax, k in zip(axs, ('cam_ring_on_cross', 'seg_ring_on_cross', 'seg_cross')):
             ax.plot(it, [100 * r[k] for r in log], marker='.', label=Path(o).name)
@@ -44,7 +65,8 @@ def main():
     p.add_argument('--data_seed', type=int, default=None); p.add_argument('--n_train', type=int, default=None)
     p.add_argument('--n_val', type=int, default=None)
     p.add_argument('--seed', type=int, default=0, help='training seed')
-    p.add_argument('--every', type=int, default=60, help='probe every this many steps')
+    p.add_argument('--every', type=int, default=60, help='probe every this many steps (0: only at the end)')
+    p.add_argument('--average', action='store_true', help='also probe averages of the weights at the end (`AVERAGES`)')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--set', nargs='*', default=[], metavar='k=v', help='config values, as `cpdgl_demo --set`')
     a = p.parse_args()
@@ -72,29 +94,43 @@ def main():
     log = []
 
     @torch.no_grad()
-    def probe(model, it):
+    def probe(model, it, weights='last'):
         cam_meter, seg_meter = CooccurrenceMeter(waves), CooccurrenceMeter(waves)   # both calls put the model back in its mode
         cam = pseudo_labels(model, val, cfg, crf=False, progress=False,
                             on_pred=lambda i, pred, mask: cam_meter.update(pred, mask, Path(val.img_files[i]).stem))
         seg = evaluate(model, val, cfg, progress=False,
                        on_pred=lambda i, pred, mask: seg_meter.update(pred, mask, Path(val.img_files[i]).stem))
         rc, rs = cam_meter.rates(), seg_meter.rates()
-        r = dict(it=it, cam_miou=float(cam['miou']), cam_cross=float(cam['iou'][-1]),
+        r = dict(it=it, weights=weights, cam_miou=float(cam['miou']), cam_cross=float(cam['iou'][-1]),
                  cam_ring_on_cross=rc['ring on cross']['rate'], cam_box_waves=rc['box on waves background']['rate'],
                  seg_miou=float(seg['miou']), seg_cross=float(seg['iou'][-1]),
                  seg_ring_on_cross=rs['ring on cross']['rate'], seg_box_waves=rs['box on waves background']['rate'])
         log.append(r)
-        print(f"step {it:5d}  " + '  '.join(f"{k} {100 * r[k]:5.1f}" for k in KEYS), flush=True)
+        print(f"step {it:5d} {weights:>18}  " + '  '.join(f"{k} {100 * r[k]:5.1f}" for k in KEYS), flush=True)
         out.mkdir(parents=True, exist_ok=True); (out/'probe.json').write_text(json.dumps(log, indent=1))
 
     class Probe(Callback):
         order = 100   # after the step and every callback of the run
         def after_batch(self):
-            if self.training and self.train_iter % a.every == 0: probe(self.model, self.train_iter)
+            if self.training and a.every and self.train_iter % a.every == 0: probe(self.model, self.train_iter)
+
+    class Average(Callback):
+        order = 100
+        def before_fit(self): self.avgs, self.counts = {}, {}
+        def after_batch(self):
+            if not self.training: return
+            state = {k: t.detach() for k, t in self.model.state_dict().items() if t.is_floating_point()}
+            update_averages(self.avgs, self.counts, state, self.train_iter, cfg.max_iters)
 
     learn = cpdgl_learner(cpdgl_dataloaders(cfg, root=root, device='cpu'), cfg, path=out)
     learn.add_cb(Probe())
+    if a.average: learn.add_cb(avg := Average())
     with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl(overwrite=True)
     probe(learn.model, cfg.max_iters)
+    if a.average:
+        model = copy.deepcopy(learn.model)
+        for name in AVERAGES:
+            model.load_state_dict(avg.avgs[name], strict=False)
+            probe(model, cfg.max_iters, name)
 
 if __name__ == '__main__': main()
