@@ -19,7 +19,7 @@ only the end of the run.
 `--plot` draws `ring` on `cross` and `cross` IoU over the steps of several such runs into one PNG.
 The dataset is drawn into `--data` (default: the demo's data folder) if it is absent or was drawn with other values.
 """
-import argparse, ast, copy, json, os
+import argparse, copy, json, os
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
@@ -28,14 +28,13 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 AVERAGES = {'mean, last half': ('mean', 0.5), 'mean, last quarter': ('mean', 0.75), 'EMA 0.99': ('ema', 0.99),
             'EMA 0.995': ('ema', 0.995)}
 
-def update_averages(avgs:dict, counts:dict, state:dict, it:int, n_iters:int):
-    "Take `state` (the weights after step `it` of `n_iters`) into every average of `AVERAGES`, kept in `avgs` and `counts`."
+def update_averages(avgs:dict, state:dict, it:int, n_iters:int):
+    "Take `state` (the weights after step `it` of `n_iters`, every step in turn) into every average of `AVERAGES`, kept in `avgs`."
     for name, (kind, v) in AVERAGES.items():
         if kind == 'mean' and it <= v * n_iters: continue
-        counts[name] = counts.get(name, 0) + 1
         if name not in avgs: avgs[name] = {k: t.clone() for k, t in state.items()}
-        elif kind == 'mean':
-            for k, t in state.items(): avgs[name][k] += (t - avgs[name][k]) / counts[name]
+        elif kind == 'mean':   # the mean's n-th step, counted from its first, step int(v * n_iters) + 1
+            for k, t in state.items(): avgs[name][k] += (t - avgs[name][k]) / (it - int(v * n_iters))
         else:
             for k, t in state.items(): avgs[name][k].mul_(v).add_(t, alpha=1 - v)
 
@@ -48,7 +47,6 @@ def plot(png, outs):
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.4))
     for o in outs:
         log = [r for r in json.loads((Path(o)/'probe.json').read_text()) if r.get('weights', 'last') == 'last']
-        log = log[:-1] if len(log) > 1 and log[-1]['it'] == log[-2]['it'] else log   # the end of training, probed twice
         it = [r['it'] for r in log]
         for ax, k in zip(axs, ('cam_ring_on_cross', 'seg_ring_on_cross', 'seg_cross')):
             ax.plot(it, [100 * r[k] for r in log], marker='.', label=Path(o).name)
@@ -81,10 +79,10 @@ def main():
     from cpdgl.inference import evaluate
     from cpdgl.learner import cpdgl_learner
     from cpdgl.predict import pseudo_labels
+    from cpdgl.script import parse_overrides
 
     out = Path(a.out[0])
-    kw = {k: ast.literal_eval(v) for k, v in (s.split('=', 1) for s in a.set)}
-    cfg = demo_config(seed=a.seed, **kw)
+    cfg = demo_config(seed=a.seed, **parse_overrides(a.set))
     root = make_synthetic_voc(data_root(cfg, a.data), n_train=a.n_train or DEMO_DATA['n_train'],
                               n_val=a.n_val or DEMO_DATA['n_val'],
                               seed=DEMO_DATA['seed'] if a.data_seed is None else a.data_seed)
@@ -116,17 +114,17 @@ def main():
 
     class Average(Callback):
         order = 100
-        def before_fit(self): self.avgs, self.counts = {}, {}
+        def before_fit(self): self.avgs = {}
         def after_batch(self):
             if not self.training: return
             state = {k: t.detach() for k, t in self.model.state_dict().items() if t.is_floating_point()}
-            update_averages(self.avgs, self.counts, state, self.train_iter, cfg.max_iters)
+            update_averages(self.avgs, state, self.train_iter, cfg.max_iters)
 
     learn = cpdgl_learner(cpdgl_dataloaders(cfg, root=root, device='cpu'), cfg, path=out)
     learn.add_cb(Probe())
     if a.average: learn.add_cb(avg := Average())
     with learn.no_bar(), learn.no_logging(): learn.fit_cpdgl(overwrite=True)
-    probe(learn.model, cfg.max_iters)
+    if not log or log[-1]['it'] != cfg.max_iters: probe(learn.model, cfg.max_iters)   # unless the last step was probed
     if a.average:
         model = copy.deepcopy(learn.model)
         for name in AVERAGES:
