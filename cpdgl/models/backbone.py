@@ -5,6 +5,7 @@
 # %% ../../nbs/03_models.backbone.ipynb #b6432b99
 from __future__ import annotations
 import copy, math
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 import timm
@@ -37,6 +38,38 @@ def _file_patch_size(path):
     except Exception: return None
     w = next((v for k, v in sd.items() if k.endswith('patch_embed.proj.weight')), None)
     return w.shape[-1] if w is not None and w.ndim == 4 else None
+
+@contextmanager
+def _load_reports():
+    "Collect the result (missing and unexpected keys) of every `load_state_dict` called inside the block."
+    reports, load = [], nn.Module.load_state_dict
+    def _load(self, *args, **kwargs):
+        reports.append(r := load(self, *args, **kwargs))
+        return r
+    nn.Module.load_state_dict = _load
+    try: yield reports
+    finally: nn.Module.load_state_dict = load
+
+def _misfit(cfg, path, why)->ValueError:
+    "The error for a weights file whose tensors do not fit the network of `cfg`."
+    return ValueError(f"weights_file '{path}' does not fit the network (backbone '{cfg.backbone}', backbone_kwargs "
+                      f"{cfg.backbone_kwargs}, conv_stem={cfg.conv_stem}): {why}. Give a file saved from this network, "
+                      "set the backbone fields to the file's, or set pretrained=False.")
+
+def _shape_mismatch(path, model)->str:
+    "The tensors of the weights file `path` whose shape differs from `model`'s (the position embedding is resampled, so skipped)."
+    sd, ms = load_state_dict(str(path)), model.state_dict()
+    bad = [k for k in ms if k in sd and k != 'pos_embed' and tuple(sd[k].shape) != tuple(ms[k].shape)]
+    return (f"{len(bad)} tensors differ in shape, e.g. {bad[0]} is {tuple(sd[bad[0]].shape)} in the file and "
+            f"{tuple(ms[bad[0]].shape)} in the network") if bad else ''
+
+def _key_mismatch(reports)->str:
+    "The network's tensors a load left out and the file's tensors it did not use, from `_load_reports`."
+    missing, extra = [k for r in reports for k in r.missing_keys], [k for r in reports for k in r.unexpected_keys]
+    parts = []
+    if missing: parts.append(f"{len(missing)} are missing from the file, e.g. {missing[0]}")
+    if extra: parts.append(f"{len(extra)} in the file are not in the network, e.g. {extra[0]}")
+    return '; '.join(parts)
 
 # %% ../../nbs/03_models.backbone.ipynb #bd79bc5c
 class ConvStem(PatchEmbed):
@@ -71,13 +104,15 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
             raise ValueError("conv_stem=True replaces the patch projection, which the hub weights do not have: set "
                              "pretrained=False, or give a `weights_file` saved from a model with the same stem.")
         kw['embed_layer'] = partial(ConvStem, convs=cfg.stem_convs, norm=cfg.stem_norm)
-    arch_p = _meta_model(cfg.backbone, kw).patch_embed.patch_size[0]
+    meta = _meta_model(cfg.backbone, kw)
+    arch_p = meta.patch_embed.patch_size[0]
     if cfg.patch_size != arch_p:
         if cfg.pretrained and not cfg.weights_file:
             raise ValueError(f"The hub weights of '{cfg.backbone}' use {arch_p}-pixel patches but patch_size={cfg.patch_size}: "
                              f"set patch_size={arch_p}, give a `weights_file` trained with {cfg.patch_size}-pixel patches, "
                              "or set pretrained=False.")
         kw['patch_size'] = cfg.patch_size
+        meta = _meta_model(cfg.backbone, kw)
     if cfg.pretrained and cfg.weights_file:
         path = Path(cfg.weights_file).expanduser()
         if not path.is_file(): raise FileNotFoundError(f"weights_file '{path}' does not exist.")
@@ -85,7 +120,13 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
         if fp is not None and fp != cfg.patch_size:
             raise ValueError(f"weights_file '{path}' holds {fp}-pixel patch embeddings but patch_size={cfg.patch_size}.")
         kw['pretrained_cfg_overlay'] = dict(file=str(path))
-    try: return timm.create_model(cfg.backbone, pretrained=cfg.pretrained, **kw)
+    own_file = cfg.pretrained and cfg.weights_file
+    try:
+        # timm loads with strict=False when it drops a classifier: a file with fewer blocks would leave blocks random
+        with _load_reports() as reports: m = timm.create_model(cfg.backbone, pretrained=cfg.pretrained, **kw)
+    except RuntimeError as e:
+        if not own_file or 'state_dict' not in str(e): raise
+        raise _misfit(cfg, path, _shape_mismatch(path, meta) or e) from None
     except OSError as e:
         if not cfg.pretrained or cfg.weights_file: raise
         raise RuntimeError(
@@ -93,6 +134,8 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
             "internet access, download the weights file elsewhere and set `weights_file` in the config to its path "
             "(e.g. `get_config('voc', weights_file='/path/to/model.safetensors')` or `--weights_file` on the command "
             "line), or set pretrained=False to train from scratch.") from None
+    if own_file and (why := _key_mismatch(reports)): raise _misfit(cfg, path, why)
+    return m
 
 # %% ../../nbs/03_models.backbone.ipynb #d77388ba
 class ASPP(nn.Module):
