@@ -3,8 +3,9 @@
 Usage: python benchmarks/bench_train.py [--preset demo] [--iters 6] [--warmup 2] [--threads N] [--mp bf16] [--set k=v ...]
                                         [--losses OUT.json] [--check REF.json [--tol 1e-5]]
 
-Trains `--warmup + --iters` steps of the preset with `cpdgl_learner` (on the synthetic dataset for the demo preset)
-and prints the mean seconds of each stage of a step over the last `--iters` steps:
+Trains `--warmup + --iters` steps of the preset with `cpdgl_learner` (on the synthetic dataset for the demo preset),
+from random weights unless `--set pretrained=True` (the time does not depend on them, and `--set` may change the network
+so that the preset's weights no longer fit it), and prints the mean seconds of each stage of a step over the last `--iters` steps:
   data       loading the batch (between two steps)
   forward    the main forward pass of the backbone, heads and decoder
   cam        multi-scale CAM and aux CAM (no gradient; the scale-1 CAM is the main forward's)
@@ -69,7 +70,7 @@ def main():
     sets = _parse_sets(a.set)
     if 'max_iters' in sets: p.error('the run has --warmup + --iters steps: set those instead of max_iters')
     n = a.warmup + a.iters
-    cfg = get_config(a.preset, **{**dict(max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp,
+    cfg = get_config(a.preset, **{**dict(max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp, pretrained=False,
                                          stage_contrast_frac=0., stage_all_frac=0.), **sets})
     if cfg.dataset == 'synthetic':
         make_synthetic_voc(a.root, n_train=max(64, n * cfg.batch_size), n_val=cfg.batch_size)
