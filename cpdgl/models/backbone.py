@@ -104,15 +104,13 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
             raise ValueError("conv_stem=True replaces the patch projection, which the hub weights do not have: set "
                              "pretrained=False, or give a `weights_file` saved from a model with the same stem.")
         kw['embed_layer'] = partial(ConvStem, convs=cfg.stem_convs, norm=cfg.stem_norm)
-    meta = _meta_model(cfg.backbone, kw)
-    arch_p = meta.patch_embed.patch_size[0]
+    arch_p = _meta_model(cfg.backbone, kw).patch_embed.patch_size[0]
     if cfg.patch_size != arch_p:
         if cfg.pretrained and not cfg.weights_file:
             raise ValueError(f"The hub weights of '{cfg.backbone}' use {arch_p}-pixel patches but patch_size={cfg.patch_size}: "
                              f"set patch_size={arch_p}, give a `weights_file` trained with {cfg.patch_size}-pixel patches, "
                              "or set pretrained=False.")
         kw['patch_size'] = cfg.patch_size
-        meta = _meta_model(cfg.backbone, kw)
     if cfg.pretrained and cfg.weights_file:
         path = Path(cfg.weights_file).expanduser()
         if not path.is_file(): raise FileNotFoundError(f"weights_file '{path}' does not exist.")
@@ -126,7 +124,7 @@ def create_backbone(cfg:CPDGLConfig)->nn.Module:
         with _load_reports() as reports: m = timm.create_model(cfg.backbone, pretrained=cfg.pretrained, **kw)
     except RuntimeError as e:
         if not own_file or 'state_dict' not in str(e): raise
-        raise _misfit(cfg, path, _shape_mismatch(path, meta) or e) from None
+        raise _misfit(cfg, path, _shape_mismatch(path, _meta_model(cfg.backbone, kw)) or e) from None
     except OSError as e:
         if not cfg.pretrained or cfg.weights_file: raise
         raise RuntimeError(
