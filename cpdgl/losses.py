@@ -77,7 +77,7 @@ def _kernel_apply(f:Tensor, x:Tensor, chunk:int=0)->Tensor:
     for i in range(0, n, chunk):   # K is symmetric: build only the rows i.. and columns i.. and use each block twice
         j = min(i + chunk, n)
         # an exponent below -87 gives a subnormal float or 0, which a CPU's exp computes many times slower; at -87 the
-        # entry is 1.6e-38 instead of at most 1.2e-38, far below float32's resolution of any sum it enters
+        # entry is exp(-87) = 1.6e-38 instead of a smaller value, far below float32's resolution of any sum it enters
         k = (fa[i:j] @ fb[i:].t()).clamp_(-87., 0.).exp_()
         out[i:j] += k @ x[i:]
         if j < n: out[j:] += k[:, j - i:].t() @ x[i:j]
