@@ -21,9 +21,10 @@ AdamW with the preset's learning rates (backbone `lr`, heads and decoder `lr * h
 all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints a line per run as it ends, then
 the table of every run's scores.
 `--save` writes the fully supervised result of the default settings to `cpdgl/assets/demo_bound.json`, which the demo
-prints beside its own scores.
+prints beside its own scores, with the SHA-256 of the shipped backbone it started from (a test checks it is the file
+shipped now).
 """
-import argparse, json, os, platform, time
+import argparse, hashlib, json, os, platform, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import numpy as np
 import torch
@@ -150,7 +151,8 @@ def main():
                 res = dict(miou=ms['miou'], iou=[None if v != v else v for v in ms['iou'].tolist()], single_scale_miou=s['miou'],
                            what='the demo network trained on the true masks, scored multi-scale + flip like the demo',
                            steps=steps, batch_size=cfg.batch_size, crop_size=cfg.crop_size, seconds_per_step=round(sps, 3),
-                           dataset=spec, threads=torch.get_num_threads(), machine=f'{platform.machine()}, {os.cpu_count()} cores',
+                           dataset=spec, weights_sha256=hashlib.sha256(DEMO_WEIGHTS.read_bytes()).hexdigest(),
+                           threads=torch.get_num_threads(), machine=f'{platform.machine()}, {os.cpu_count()} cores',
                            command='python benchmarks/bench_demo_bounds.py --save')
                 out = DEMO_WEIGHTS.parent/'demo_bound.json'
                 out.write_text(json.dumps(res, indent=1)); print(f'wrote {out}')

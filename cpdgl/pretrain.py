@@ -26,7 +26,7 @@ __all__ = ['PRETRAIN', 'pretext_corpus', 'PretextNet', 'pretext_batch', 'pretext
            'pretrain_backbone', 'cpdgl_pretrain']
 
 # %% ../nbs/13_pretrain.ipynb #2e552cee
-PRETRAIN = dict(steps=6000, batch_size=32, n_images=4000, n_val=256, crop=64, lr=5e-4, weight_decay=0.05, seed=0)  # the shipped recipe
+PRETRAIN = dict(steps=16000, batch_size=32, n_images=8000, n_val=256, crop=64, lr=5e-4, weight_decay=0.05, seed=0)  # the shipped recipe
 
 def _draw_pretext(args):
     seed, stream, i, size = args
