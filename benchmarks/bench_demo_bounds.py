@@ -15,7 +15,8 @@ for the given numbers of steps with the demo's batch size and crop, and scores i
 `--cnn` trains a plain convolutional network (`PlainCNN`, BatchNorm, stride 8, no attention, random init) on the
 true masks in the same loop instead: a reference learner, to tell the budget apart from the network.
 `--set` changes values of the preset (as in `bench_train.py`), e.g. a narrower ViT with
-`--scratch --set "backbone_kwargs={'depth': 6, 'embed_dim': 96, 'num_heads': 3}"`.
+`--scratch --set 'backbone_kwargs={"depth": 6, "embed_dim": 96, "num_heads": 3}'` (values are read as `cpdgl_demo --set`
+reads them: JSON for dicts).
 Augmentation: random rescale in the preset's `scale_range`, random crop with padding (ignored), horizontal flip.
 AdamW with the preset's learning rates (backbone `lr`, heads and decoder `lr * head_lr_mult`; `--lr` sets one rate for
 all), a linear warm-up over the preset's `warmup_frac` and polynomial decay. Prints a line per run as it ends, then
@@ -38,7 +39,7 @@ from cpdgl.data.synthetic import make_synthetic_voc, synthetic_spec, DEMO_DATA
 from cpdgl.inference import evaluate
 from cpdgl.metrics import ConfusionMatrix, MultilabelF1, scores_table
 from cpdgl.models.backbone import CPDGLNet
-from bench_train import _parse_sets   # the same --set reading as the step benchmark
+from bench_train import parse_sets   # the same --set reading as the step benchmark
 
 def load(src):
     "Normalised images (N,3,H,W), masks (N,H,W) and labels (N,K) of a whole source."
@@ -126,7 +127,7 @@ def main():
     p.add_argument('--save', action='store_true', help='write the fully supervised result to cpdgl/assets/demo_bound.json')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    sets = _parse_sets(a.set)
+    sets = parse_sets(p, a.set)
     if a.cnn and 'classifier' in a.modes: p.error('--cnn is a reference segmenter: use it with --modes supervised')
     if a.save and (sets or a.scratch or a.lr or a.cnn): p.error('--save writes the bound of the preset as it is: drop --set, --scratch, --lr and --cnn')
     cfg = get_config('demo', **{'pretrained': not a.scratch, **sets})

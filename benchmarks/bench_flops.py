@@ -16,7 +16,7 @@ from cpdgl.core import get_config
 from cpdgl.models.backbone import CPDGLNet
 from cpdgl.cam import multiscale_cam
 
-from bench_train import _parse_sets   # the same --set reading as the step benchmark
+from bench_train import parse_sets   # the same --set reading as the step benchmark
 
 def _gflop(f):
     "(GFLOP counted while running `f`, its result)."
@@ -28,7 +28,7 @@ def main():
     p.add_argument('--preset', default='demo')
     p.add_argument('--set', nargs='*', default=[], help='config overrides k=v')
     a = p.parse_args()
-    cfg = get_config(a.preset, **{**dict(pretrained=False), **_parse_sets(a.set)})
+    cfg = get_config(a.preset, **{**dict(pretrained=False), **parse_sets(p, a.set)})
     torch.manual_seed(0)
     m = CPDGLNet(cfg).train()
     B, S, s, n = cfg.batch_size, cfg.crop_size, cfg.local_size, cfg.n_local

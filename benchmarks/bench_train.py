@@ -32,6 +32,7 @@ from cpdgl.core import get_config
 from cpdgl.data.block import cpdgl_dataloaders
 from cpdgl.data.synthetic import make_synthetic_voc
 from cpdgl.learner import cpdgl_learner
+from cpdgl.script import UsageError, parse_overrides
 
 class _Stamp(Callback):
     "Record the time of every training event, at the very start (`first`) or the very end (`last`) of the event."
@@ -45,13 +46,10 @@ class _Stamp(Callback):
 for _ev in ('before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_backward', 'before_step', 'after_step', 'after_batch'):
     setattr(_Stamp, _ev, (lambda ev: lambda self: self._t(ev))(_ev))
 
-def _parse_sets(sets):
-    out = {}
-    for s in sets:
-        k, v = s.split('=', 1)
-        try: out[k] = eval(v, {})
-        except Exception: out[k] = v
-    return out
+def parse_sets(p, sets):
+    "The config values of `--set k=v ...`, each read with its field's type (`cpdgl.script.parse_overrides`); a bad one ends in `p.error`."
+    try: return parse_overrides(sets)
+    except UsageError as e: p.error(str(e))
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -67,7 +65,7 @@ def main():
     p.add_argument('--tol', type=float, default=1e-5, help='largest absolute difference --check accepts')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    sets = _parse_sets(a.set)
+    sets = parse_sets(p, a.set)
     if 'max_iters' in sets: p.error('the run has --warmup + --iters steps: set those instead of max_iters')
     n = a.warmup + a.iters
     cfg = get_config(a.preset, **{**dict(max_iters=n, val_every_frac=1., num_workers=0, mixed_precision=a.mp, pretrained=False,
